@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Version is the version reported by /health and --version; set at build
+// time with -ldflags "-X github.com/nomnom-io/nomnom/cli.Version=…".
+var Version = "dev"
+
+// command is one subcommand of the nomnom binary.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"gateway":  {"run the HTTP ingest gateway", runGateway},
+	"migrate":  {"apply the platform migrations: migrate up|down|version", runMigrate},
+	"dlq":      {"inspect and redrive dead-lettered messages: dlq list|redrive", runDLQ},
+	"generate": {"generate a worker from entity definitions", runGenerate},
+	"validate": {"check entity definitions without generating", runValidate},
+	"version":  {"print the version", runVersion},
+}
+
+// errUsage is returned for a command line that cannot be run; the usage has
+// already been printed.
+var errUsage = errors.New("usage")
+
+// Main runs the nomnom binary and returns its exit code.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, args, os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 2
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "nomnom: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "nomnom %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: nomnom <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'nomnom <command> -h' for a command's flags and environment.")
+}
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintln(stdout, "nomnom", Version)
+	return nil
+}

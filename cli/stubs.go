@@ -1,0 +1,17 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// The subcommands below are filled in by their own files as each component
+// lands; until then they say so.
+var errNotBuilt = errors.New("not built yet")
+
+func runGateway(context.Context, []string, io.Writer, io.Writer) error  { return errNotBuilt }
+func runMigrate(context.Context, []string, io.Writer, io.Writer) error  { return errNotBuilt }
+func runDLQ(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
+func runGenerate(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
+func runValidate(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }

@@ -1,0 +1,84 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// NATS headers set on every published envelope.
+const (
+	// HeaderMsgID is JetStream's de-duplication header; it carries the
+	// message_id so that a retried publish is stored once.
+	HeaderMsgID = "Nats-Msg-Id"
+	// HeaderEntityType carries the envelope's entity type (empty when none),
+	// so that consumers and operators can route without decoding the body.
+	HeaderEntityType = "Nomnom-Entity-Type"
+	// HeaderDLQReason, HeaderDLQAttempts and HeaderDLQFailedAt are set on a
+	// message copied to the dead-letter stream.
+	HeaderDLQReason   = "Nomnom-Dlq-Reason"
+	HeaderDLQAttempts = "Nomnom-Dlq-Attempts"
+	HeaderDLQFailedAt = "Nomnom-Dlq-Failed-At"
+	// HeaderDLQMessageID names the message of a dead-lettered payload even
+	// when that payload cannot be decoded.
+	HeaderDLQMessageID = "Nomnom-Dlq-Message-Id"
+)
+
+// Envelope is the payload of every stream message. Body is the client's JSON
+// value embedded as JSON, never re-escaped into a string.
+type Envelope struct {
+	MessageID      string          `json:"message_id"`
+	Body           json.RawMessage `json:"body"`
+	EntityType     *string         `json:"entity_type"`
+	ReceivedAt     time.Time       `json:"received_at"`
+	RetryCount     int             `json:"retry_count"`
+	Source         *string         `json:"source"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Tenant         string          `json:"tenant,omitempty"`
+}
+
+// ErrInvalidEnvelope is wrapped by every error of DecodeEnvelope: a payload
+// that is not an envelope can never succeed and must be dead-lettered.
+var ErrInvalidEnvelope = errors.New("invalid envelope")
+
+// EntityTypeOrEmpty returns the entity type, or "" when the envelope has none.
+func (e *Envelope) EntityTypeOrEmpty() string {
+	if e.EntityType == nil {
+		return ""
+	}
+	return *e.EntityType
+}
+
+// Encode returns the envelope's JSON form.
+func (e *Envelope) Encode() ([]byte, error) {
+	return json.Marshal(e)
+}
+
+// DecodeEnvelope parses and checks a stream payload.
+func DecodeEnvelope(data []byte) (Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrInvalidEnvelope, err)
+	}
+	if _, err := uuid.Parse(env.MessageID); err != nil {
+		return Envelope{}, fmt.Errorf("%w: message_id %q is not a UUID", ErrInvalidEnvelope, env.MessageID)
+	}
+	if len(env.Body) == 0 || string(env.Body) == "null" {
+		return Envelope{}, fmt.Errorf("%w: body is missing", ErrInvalidEnvelope)
+	}
+	return env, nil
+}
+
+// Headers returns the NATS headers that go with the envelope.
+func (e *Envelope) Headers() nats.Header {
+	h := nats.Header{}
+	h.Set(HeaderMsgID, e.MessageID)
+	if t := e.EntityTypeOrEmpty(); t != "" {
+		h.Set(HeaderEntityType, t)
+	}
+	return h
+}
