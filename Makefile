@@ -1,0 +1,55 @@
+# nomnom — common tasks. `make run` starts the platform on local defaults;
+# `make test` runs every test (what CI runs).
+
+GO        ?= go
+BIN       ?= bin
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/nomnom?sslmode=disable
+NATS_URL  ?= nats://127.0.0.1:4222
+PORT      ?= 8080
+
+export DATABASE_URL NATS_URL PORT
+
+.PHONY: build run test test-short generate check-generated e2e e2e-compose bench helm-test clean
+
+build:
+	$(GO) build -o $(BIN)/nomnom ./cmd/nomnom
+	$(GO) build -o $(BIN)/tpch-worker ./examples/tpch/cmd/tpch-worker
+	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+
+## run: NATS (the machine's, or an embedded one when none answers), migrations,
+## the gateway on :$(PORT) and the example worker, until Ctrl-C.
+run: build
+	BIN=$(BIN) scripts/run-local.sh
+
+## test: every test of the module, the end-to-end suite and the Helm chart checks.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 45m ./...
+	cd deploy/helm && $(GO) test -count=1 ./...
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+## generate: regenerate the example worker from its entity definitions.
+generate:
+	$(GO) generate ./examples/tpch/...
+
+## e2e: the end-to-end suite against processes it starts itself.
+e2e:
+	$(GO) test -count=1 -v -timeout 30m ./e2e/...
+
+## e2e-compose: the same suite against a running `docker compose up` stack.
+e2e-compose:
+	NOMNOM_E2E_GATEWAY_URL=http://localhost:8080 \
+	NOMNOM_E2E_DATABASE_URL=postgres://nomnom:nomnom@localhost:5432/nomnom?sslmode=disable \
+	$(GO) test -count=1 -v -timeout 30m -run Compose ./e2e/...
+
+## bench: baselines and nomnom side by side, printed as ratios.
+bench: build
+	BIN=$(BIN) scripts/bench.sh
+
+helm-test:
+	cd deploy/helm && $(GO) test -count=1 ./...
+
+clean:
+	rm -rf $(BIN) .nomnom
