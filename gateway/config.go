@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// Defaults of Config; a zero field takes its default.
+const (
+	DefaultAddr                 = ":8080"
+	DefaultMaxBodyBytes         = 1 << 20
+	DefaultMaxBatchBytes        = 16 << 20
+	DefaultMaxBatchLines        = 10_000
+	DefaultPublishTimeout       = 5 * time.Second
+	DefaultMaxWait              = 60 * time.Second
+	DefaultMaxInFlightPublishes = 10_000
+	DefaultRetryAfter           = time.Second
+)
+
+// StatusReader reads a status record from a store other than the KV bucket.
+// The gateway falls back to it when KV has no record, which happens once a
+// record has outlived the bucket's TTL; *statusstore.Postgres satisfies it.
+type StatusReader interface {
+	Get(ctx context.Context, messageID string) (statusstore.Record, error)
+}
+
+// Pinger reports whether a dependency answers; /health shows the result.
+// *pgxpool.Pool satisfies it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is everything a Server needs. Only Topology is required; every
+// zero field takes the default named in its comment.
+type Config struct {
+	// Topology names the stream and the bucket; the gateway ensures both at
+	// start with wire.Ensure, the same call the workers make.
+	Topology wire.Topology
+
+	// Addr is the TCP address Start listens on (default ":8080"). Tests pass
+	// "127.0.0.1:0" and read Server.Addr.
+	Addr string
+
+	// MaxBodyBytes bounds a POST /ingest/message body (default 1 MiB); a
+	// larger one is refused with 413 before it is read in full.
+	MaxBodyBytes int64
+	// MaxBatchBytes bounds a POST /ingest/batch body (default 16 MiB).
+	MaxBatchBytes int64
+	// MaxBatchLines bounds the non-blank lines of a batch (default 10,000),
+	// so one request cannot hold an unbounded number of publishes.
+	MaxBatchLines int
+
+	// PublishTimeout bounds the wait for JetStream's acknowledgement of one
+	// message or of a whole batch (default 5s). When it passes, the client
+	// gets 503 and retries.
+	PublishTimeout time.Duration
+	// MaxWait caps the ?wait= of a status read (default 60s), so a client
+	// cannot hold a connection open for ever.
+	MaxWait time.Duration
+	// MaxInFlightPublishes bounds the messages published and not yet
+	// acknowledged across all requests (default 10,000). A request that would
+	// exceed it is answered 429 with Retry-After rather than queued in
+	// memory while JetStream is slow. A batch larger than the bound is
+	// admitted alone.
+	MaxInFlightPublishes int
+	// RetryAfter is the Retry-After of 429 and 503 answers (default 1s).
+	RetryAfter time.Duration
+
+	// APIKeys maps an API key to its tenant's name. When it is empty, the
+	// gateway is open and has no tenants; otherwise every endpoint except
+	// /health and /metrics needs a key, and a tenant sees only its own
+	// messages. Keys never appear in logs or errors. ParseAPIKeys reads the
+	// NOMNOM_API_KEYS format.
+	APIKeys map[string]string
+
+	// StatusFallback is read when KV has no record (optional): the
+	// message_status table, which outlives the bucket's TTL.
+	StatusFallback StatusReader
+	// Database is pinged by /health when set, to report the fallback's state.
+	Database Pinger
+
+	// Logger receives the gateway's logs (default: discard).
+	Logger *slog.Logger
+	// Version is reported by /health.
+	Version string
+	// Registry receives the gateway's metrics and is served on /metrics
+	// (default: a registry of the Server's own, so that many servers can
+	// live in one process, as they do in tests).
+	Registry *prometheus.Registry
+}
+
+func (c Config) withDefaults() Config {
+	setDefault(&c.Addr, DefaultAddr)
+	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	setDefault(&c.MaxBatchLines, DefaultMaxBatchLines)
+	setDefault(&c.PublishTimeout, DefaultPublishTimeout)
+	setDefault(&c.MaxWait, DefaultMaxWait)
+	setDefault(&c.MaxInFlightPublishes, DefaultMaxInFlightPublishes)
+	setDefault(&c.RetryAfter, DefaultRetryAfter)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	return c
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+func (c Config) validate() error {
+	if err := c.Topology.Validate(); err != nil {
+		return fmt.Errorf("topology: %w", err)
+	}
+	switch {
+	case c.MaxBodyBytes < 0 || c.MaxBatchBytes < 0:
+		return errors.New("body limits must be positive")
+	case c.MaxBatchLines < 0:
+		return errors.New("max batch lines must be positive")
+	case c.PublishTimeout < 0 || c.MaxWait < 0 || c.RetryAfter < 0:
+		return errors.New("publish timeout, max wait and retry-after must be positive")
+	case c.MaxInFlightPublishes < 0:
+		return errors.New("max in-flight publishes must be positive")
+	}
+	for key, tenant := range c.APIKeys {
+		if key == "" || tenant == "" {
+			return errors.New("api keys: empty key or tenant name")
+		}
+	}
+	return nil
+}

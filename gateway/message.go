@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// IdempotencyNamespace is the UUIDv5 namespace of message ids derived from
+// an Idempotency-Key. It never changes: the same tenant and key map to the
+// same message_id across restarts and versions.
+var IdempotencyNamespace = uuid.MustParse("cf1b515b-cac4-4b71-81ee-3bcb23347377")
+
+// maxIdempotencyKey bounds an Idempotency-Key, which travels in every
+// envelope of the message.
+const maxIdempotencyKey = 255
+
+// IdempotentID is the message_id of a tenant's Idempotency-Key: a UUIDv5,
+// so every gateway derives the same id without asking anyone.
+func IdempotentID(tenant, key string) string {
+	return uuid.NewSHA1(IdempotencyNamespace, []byte(tenant+"\x00"+key)).String()
+}
+
+// acceptedResponse is the 202 answer of POST /ingest/message.
+type acceptedResponse struct {
+	MessageID string    `json:"message_id"`
+	Status    string    `json:"status"`
+	Timestamp time.Time `json:"timestamp"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+}
+
+// handleMessage serves POST /ingest/message: one JSON object, durable in
+// JetStream before the 202.
+func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError {
+	if e := requireMedia(r, "application/json"); e != nil {
+		return e
+	}
+	meta, e := readMeta(r)
+	if e != nil {
+		return e
+	}
+	body, e := readBody(w, r, s.cfg.MaxBodyBytes)
+	if e != nil {
+		return e
+	}
+	if e := checkObject(body); e != nil {
+		return e
+	}
+	store, e := s.available()
+	if e != nil {
+		return e
+	}
+	var res acceptedResponse
+	if meta.idempotencyKey != "" {
+		res, e = s.acceptOnce(r.Context(), store, meta, body)
+	} else {
+		res, e = s.accept(r.Context(), store, meta, body)
+	}
+	if e != nil {
+		return e
+	}
+	w.Header().Set("Location", "/ingest/status/"+res.MessageID)
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+// accept publishes a message under a new id. The publish and the status
+// create run side by side, so the client waits one round trip, not two; if
+// JetStream does not acknowledge, the record is taken back and the client
+// told to retry.
+func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestMeta, body []byte) (acceptedResponse, *apiError) {
+	release, e := s.admit(1)
+	if e != nil {
+		return acceptedResponse{}, e
+	}
+	defer release()
+	ctx, cancel := s.publishCtx(ctx)
+	defer cancel()
+	now := time.Now()
+	env := meta.envelope(uuid.NewString(), body, now)
+	msg, err := s.natsMsg(env)
+	if err != nil {
+		return acceptedResponse{}, errorf(http.StatusInternalServerError, codeInternal, err.Error())
+	}
+	created := make(chan error, 1)
+	go func() { created <- s.record(ctx, store, env, now) }()
+	_, pubErr := s.publish(ctx, msg)
+	createErr := <-created
+	if pubErr != nil {
+		if createErr == nil {
+			s.discardAccepted(ctx, store, env.MessageID)
+		}
+		return acceptedResponse{}, unacknowledged(pubErr)
+	}
+	s.metrics.accepted.Inc()
+	return acceptedResponse{MessageID: env.MessageID, Status: "accepted", Timestamp: env.ReceivedAt}, nil
+}
+
+// acceptOnce publishes a message under the id derived from its
+// Idempotency-Key, at most once. A record under that id means an earlier
+// request was accepted: nothing is published. Otherwise the publish carries
+// Nats-Msg-Id = id, so JetStream stores concurrent repeats once inside its
+// de-duplication window; the record, written after the acknowledgement,
+// covers every repeat after the window.
+func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ingestMeta, body []byte) (acceptedResponse, *apiError) {
+	id := IdempotentID(meta.tenant, meta.idempotencyKey)
+	rec, found, e := s.lookup(ctx, store, id)
+	if e != nil {
+		return acceptedResponse{}, e
+	}
+	if found {
+		s.metrics.duplicates.Inc()
+		return acceptedResponse{MessageID: id, Status: "accepted", Timestamp: rec.ReceivedAt, Duplicate: true}, nil
+	}
+	release, e := s.admit(1)
+	if e != nil {
+		return acceptedResponse{}, e
+	}
+	defer release()
+	ctx, cancel := s.publishCtx(ctx)
+	defer cancel()
+	now := time.Now()
+	env := meta.envelope(id, body, now)
+	msg, err := s.natsMsg(env)
+	if err != nil {
+		return acceptedResponse{}, errorf(http.StatusInternalServerError, codeInternal, err.Error())
+	}
+	ack, err := s.publish(ctx, msg)
+	if err != nil {
+		return acceptedResponse{}, unacknowledged(err)
+	}
+	res := acceptedResponse{MessageID: id, Status: "accepted", Timestamp: env.ReceivedAt, Duplicate: ack.Duplicate}
+	if err := s.record(ctx, store, env, now); errors.Is(err, statusstore.ErrExists) {
+		if rec, found, _ := s.lookup(ctx, store, id); found {
+			res.Timestamp = rec.ReceivedAt
+		}
+	}
+	if ack.Duplicate {
+		s.metrics.duplicates.Inc()
+	} else {
+		s.metrics.accepted.Inc()
+	}
+	return res, nil
+}
+
+// unacknowledged is the answer to a publish JetStream did not acknowledge.
+func unacknowledged(err error) *apiError {
+	return errorf(http.StatusServiceUnavailable, codeUnavailable, "JetStream did not acknowledge the message: "+err.Error())
+}
+
+// readMeta reads the entity type, source and idempotency key of a request.
+func readMeta(r *http.Request) (ingestMeta, *apiError) {
+	m := ingestMeta{
+		entityType:     r.URL.Query().Get("entity"),
+		source:         r.Header.Get("X-Source"),
+		tenant:         tenantOf(r.Context()),
+		idempotencyKey: r.Header.Get("Idempotency-Key"),
+	}
+	if m.entityType == "" {
+		m.entityType = r.Header.Get("X-Entity-Type")
+	}
+	if m.entityType != "" && !wire.ValidEntityToken(m.entityType) {
+		return m, errorf(http.StatusBadRequest, codeInvalidEntityType,
+			fmt.Sprintf("entity type %q: only letters, digits, '-' and '_' are allowed", m.entityType))
+	}
+	if len(m.idempotencyKey) > maxIdempotencyKey {
+		return m, errorf(http.StatusBadRequest, codeInvalidIdempotency,
+			fmt.Sprintf("Idempotency-Key is longer than %d bytes", maxIdempotencyKey))
+	}
+	return m, nil
+}
+
+// requireMedia answers 415 when the request names a content type that is
+// not one of allowed; a request without one is taken as allowed.
+func requireMedia(r *http.Request, allowed ...string) *apiError {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	media, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		for _, a := range allowed {
+			if media == a {
+				return nil
+			}
+		}
+	}
+	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+		fmt.Sprintf("Content-Type %q is not supported; use %s", ct, allowed[0]))
+}
+
+// readBody reads the whole body, refusing with 413 one larger than limit
+// before reading past the limit.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
+	tooLarge := errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return nil, tooLarge
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, "reading body: "+err.Error())
+	}
+	return buf.Bytes(), nil
+}
+
+// checkObject accepts exactly one JSON object, and says where JSON that is
+// not valid goes wrong.
+func checkObject(data []byte) *apiError {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return errorf(http.StatusBadRequest, codeEmptyBody, "body is empty; send one JSON object")
+	}
+	if !json.Valid(data) {
+		var raw json.RawMessage
+		err := json.Unmarshal(data, &raw)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %v", syntax.Offset, syntax))
+		}
+		return errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
+	}
+	if trimmed[0] != '{' {
+		return errorf(http.StatusBadRequest, codeNotObject, "body must be a JSON object, not "+jsonKind(trimmed[0]))
+	}
+	return nil
+}
+
+func jsonKind(first byte) string {
+	switch first {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	default:
+		return "a number"
+	}
+}
