@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+
+	"github.com/nomnom-io/nomnom/gateway"
+	"github.com/nomnom-io/nomnom/statusstore"
+)
+
+// gatewaySettings are the gateway's own flags, beside natsSettings.
+type gatewaySettings struct {
+	port            int
+	databaseURL     string
+	maxBodyBytes    int64
+	maxBatchBytes   int64
+	maxBatchLines   int
+	maxWait         time.Duration
+	publishTimeout  time.Duration
+	maxInFlight     int
+	apiKeys         string
+	apiKeysFile     string
+	shutdownTimeout time.Duration
+}
+
+func (s *gatewaySettings) define(f *flags) {
+	f.Int(&s.port, "port", "PORT", 8080, "HTTP port")
+	f.String(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for status reads of messages no longer in KV (optional)")
+	f.Int64(&s.maxBodyBytes, "max-body-bytes", "NOMNOM_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest POST /ingest/message body")
+	f.Int64(&s.maxBatchBytes, "max-batch-bytes", "NOMNOM_MAX_BATCH_BYTES", gateway.DefaultMaxBatchBytes, "largest POST /ingest/batch body")
+	f.Int(&s.maxBatchLines, "max-batch-lines", "NOMNOM_MAX_BATCH_LINES", gateway.DefaultMaxBatchLines, "most lines of one batch")
+	f.Duration(&s.maxWait, "status-max-wait", "NOMNOM_STATUS_MAX_WAIT", gateway.DefaultMaxWait, "longest ?wait= of a status read")
+	f.Duration(&s.publishTimeout, "publish-timeout", "NOMNOM_PUBLISH_TIMEOUT", gateway.DefaultPublishTimeout, "longest wait for JetStream's acknowledgement")
+	f.Int(&s.maxInFlight, "max-in-flight", "NOMNOM_MAX_IN_FLIGHT", gateway.DefaultMaxInFlightPublishes, "most unacknowledged publishes before 429")
+	f.String(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
+	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
+	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
+}
+
+// loadAPIKeys reads the keys from the flag and the file; both may be given.
+func (s *gatewaySettings) loadAPIKeys() (map[string]string, error) {
+	text := s.apiKeys
+	if s.apiKeysFile != "" {
+		data, err := os.ReadFile(s.apiKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("NOMNOM_API_KEYS_FILE: %w", err)
+		}
+		text += "\n" + string(data)
+	}
+	keys, err := gateway.ParseAPIKeys(text)
+	if err != nil {
+		return nil, fmt.Errorf("API keys: %w", err)
+	}
+	return keys, nil
+}
+
+// runGateway runs the HTTP gateway until ctx ends (SIGTERM), then stops it
+// gracefully within the shutdown timeout and drains the NATS connection.
+func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
+	f := newFlags("gateway")
+	var ns natsSettings
+	var gs gatewaySettings
+	ns.define(f)
+	gs.define(f)
+	f.SetOutput(stderrOr(stderr))
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := ns.logger(stderrOr(stderr))
+	if err != nil {
+		return err
+	}
+	keys, err := gs.loadAPIKeys()
+	if err != nil {
+		return err
+	}
+	cfg := gateway.Config{
+		Topology:             ns.topology,
+		Addr:                 net.JoinHostPort("", strconv.Itoa(gs.port)),
+		MaxBodyBytes:         gs.maxBodyBytes,
+		MaxBatchBytes:        gs.maxBatchBytes,
+		MaxBatchLines:        gs.maxBatchLines,
+		MaxWait:              gs.maxWait,
+		PublishTimeout:       gs.publishTimeout,
+		MaxInFlightPublishes: gs.maxInFlight,
+		APIKeys:              keys,
+		Logger:               log,
+		Version:              Version,
+	}
+	if gs.databaseURL != "" {
+		pool, err := pgxpool.New(ctx, gs.databaseURL)
+		if err != nil {
+			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
+		}
+		defer pool.Close()
+		cfg.StatusFallback, cfg.Database = statusstore.NewPostgres(pool), pool
+	}
+	nc, err := ns.connect("nomnom-gateway", log)
+	if err != nil {
+		return err
+	}
+	srv, err := gateway.New(cfg, nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		nc.Close()
+		return err
+	}
+	<-ctx.Done()
+	log.Info("gateway stopping", "timeout", gs.shutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.Background(), gs.shutdownTimeout)
+	defer cancel()
+	stopErr := srv.Stop(stopCtx)
+	drain(stopCtx, nc, log)
+	return stopErr
+}
+
+// drain drains nc and waits for it to close, or for ctx to end.
+func drain(ctx context.Context, nc *nats.Conn, log *slog.Logger) {
+	if err := nc.Drain(); err != nil {
+		log.Warn("drain NATS connection", "err", err)
+		nc.Close()
+		return
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !nc.IsClosed() {
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return
+		case <-tick.C:
+		}
+	}
+}
