@@ -1,0 +1,196 @@
+package statusstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// inTx runs fn in a transaction of its own and commits it.
+func inTx(t *testing.T, pool *pgxpool.Pool, fn func(tx pgx.Tx)) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	fn(tx)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClaimBatchMixed(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	s := NewPostgres(pool)
+	old, fresh := newRecord(), newRecord()
+	mustCreate(t, s, old)
+	moved := mustUpdate(t, s, old.MessageID, step(Processing, 1))
+	upper := fresh
+	upper.MessageID = strings.ToUpper(fresh.MessageID)
+
+	var got map[string]Record
+	inTx(t, pool, func(tx pgx.Tx) {
+		var err error
+		got, err = ClaimBatch(context.Background(), tx, []Record{old, upper, fresh})
+		if err != nil {
+			t.Fatalf("ClaimBatch: %v", err)
+		}
+	})
+	if len(got) != 2 || got[old.MessageID].Status != Processing || got[fresh.MessageID].Status != Accepted {
+		t.Fatalf("ClaimBatch = %+v; want the existing processing row and the new accepted one", got)
+	}
+	checkStored(t, s, moved)
+	checkStored(t, s, fresh)
+}
+
+func TestClaimBatchEmpty(t *testing.T) {
+	t.Parallel()
+	got, err := ClaimBatch(context.Background(), newPool(t), nil)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("ClaimBatch(nil) = %v, %v", got, err)
+	}
+}
+
+// TestClaimBatchSerialises checks that a second worker claiming a message
+// waits for the first one's transaction and then sees its completed status.
+func TestClaimBatchSerialises(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t)
+	r := newRecord()
+	first, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	if _, err := ClaimBatch(ctx, first, []Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	type claim struct {
+		r   Record
+		err error
+	}
+	second := make(chan claim, 1)
+	go func() {
+		claimed, err := claimAndCommit(ctx, pool, r)
+		second <- claim{claimed[r.MessageID], err}
+	}()
+	waitForLockWaiter(t, pool)
+	done, _ := Apply(r, Change{To: Completed, Attempt: 1, At: t0.Add(time.Minute)})
+	if err := UpsertBatch(ctx, first, []Record{done}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-second; got.err != nil || got.r.Status != Completed {
+		t.Fatalf("second claim saw %q (err %v), want the first's completed", got.r.Status, got.err)
+	}
+}
+
+func claimAndCommit(ctx context.Context, pool *pgxpool.Pool, r Record) (map[string]Record, error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	claimed, err := ClaimBatch(ctx, tx, []Record{r})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, tx.Commit(ctx)
+}
+
+// waitForLockWaiter returns once a session of the test database waits on a
+// row lock.
+func waitForLockWaiter(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
+	for range 1000 {
+		var n int
+		if err := pool.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the second claim never waited for the first")
+}
+
+func TestUpsertBatchNeverRegresses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t)
+	s := NewPostgres(pool)
+
+	completed := seed(t, s, step(Processing, 1), step(Completed, 1))
+	processing := seed(t, s, step(Processing, 1))
+	failed := seed(t, s, step(Processing, 3), step(Failed, 3))
+	fresh, dup := newRecord(), newRecord()
+
+	stale, _ := Apply(at(Accepted, 0), Change{To: Processing, Attempt: 1, At: t0})
+	stale.MessageID = completed.MessageID
+	forward, _ := Apply(processing, Change{To: Completed, Attempt: 1, At: t0.Add(time.Hour), Entities: map[string]int{"orders": 2}})
+	redriven, _ := Redrive(failed, t0.Add(time.Hour))
+	dupFurther, _ := Apply(dup, Change{To: Processing, Attempt: 1, At: t0.Add(time.Hour)})
+	sameStep := processing // equal to the stored row: not After it, not written
+
+	if err := UpsertBatch(ctx, pool, []Record{stale, dup, forward, redriven, fresh, dupFurther, sameStep}); err != nil {
+		t.Fatalf("UpsertBatch: %v", err)
+	}
+	checkStored(t, s, completed)
+	checkStored(t, s, forward)
+	checkStored(t, s, redriven)
+	checkStored(t, s, fresh)
+	checkStored(t, s, dupFurther)
+}
+
+func TestUpsertBatchRejectsBadID(t *testing.T) {
+	t.Parallel()
+	r := newRecord()
+	r.MessageID = "not-a-uuid"
+	if err := UpsertBatch(context.Background(), newPool(t), []Record{r}); err == nil {
+		t.Fatal("UpsertBatch accepted a message_id that is not a UUID")
+	}
+}
+
+func TestPostgresStoreInTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := newPool(t)
+	r := newRecord()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewPostgres(tx)
+	mustCreate(t, s, r)
+	mustUpdate(t, s, r.MessageID, step(Processing, 1))
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewPostgres(pool).Get(ctx, r.MessageID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after rollback: %v, want ErrNotFound", err)
+	}
+}
+
+// seed stores a new record moved through steps and returns it.
+func seed(t *testing.T, s Store, steps ...func(Record, bool) (Record, error)) Record {
+	t.Helper()
+	r := newRecord()
+	mustCreate(t, s, r)
+	for _, fn := range steps {
+		r = mustUpdate(t, s, r.MessageID, fn)
+	}
+	return r
+}
