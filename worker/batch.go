@@ -1,0 +1,331 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// outcome is what happens to a message once its batch is settled.
+type outcome int
+
+const (
+	outRetry     outcome = iota // NAK with back-off; the zero value, so nothing is acked by mistake
+	outCompleted                // written now: ack
+	outDuplicate                // written by an earlier delivery: ack only
+	outFailed                   // failed: copy to the DLQ, then terminate
+)
+
+// item is one fetched message and what the worker decided for it.
+type item struct {
+	msg      jetstream.Msg
+	env      *wire.Envelope // nil when the payload is not an envelope
+	id       string         // message_id, "" when unknown
+	delivery int            // deliveries of this stream message (1 for the first)
+	attempt  int            // attempts over the message's life: retry_count + delivery
+	base     statusstore.Record
+	failWith error // set before the transaction: fail without calling the handler
+
+	outcome outcome
+	reason  error               // why it fails or retries
+	final   *statusstore.Record // the record written to message_status, if any
+	kv      *statusstore.Change // the final step for the KV record, if any
+}
+
+// hasStatus reports whether the message has a status record: its id is a
+// UUID.
+func (it *item) hasStatus() bool { return it.base.MessageID != "" }
+
+// newItem decodes a fetched message.
+func (w *Worker) newItem(m jetstream.Msg) *item {
+	it := &item{msg: m, delivery: 1}
+	if md, err := m.Metadata(); err == nil {
+		it.delivery = int(md.NumDelivered)
+		it.base.ReceivedAt = md.Timestamp
+	}
+	env, err := wire.DecodeEnvelope(m.Data())
+	if err != nil {
+		it.failWith = Permanent(err)
+		it.id = m.Headers().Get(wire.HeaderMsgID)
+		it.attempt = it.delivery
+		if u, perr := uuid.Parse(it.id); perr == nil {
+			it.id = u.String()
+			it.base = statusstore.Record{MessageID: it.id, Status: statusstore.Accepted, ReceivedAt: it.base.ReceivedAt.UTC()}
+			if t := m.Headers().Get(wire.HeaderEntityType); t != "" {
+				it.base.EntityType = &t
+			}
+			it.base.UpdatedAt = it.base.ReceivedAt
+		}
+		return it
+	}
+	it.env, it.id = &env, uuid.MustParse(env.MessageID).String() // canonical, as message_status returns it
+	it.attempt = env.RetryCount + it.delivery
+	it.base = statusstore.NewAccepted(&env, env.ReceivedAt)
+	it.base.MessageID = it.id
+	it.base.Attempts = env.RetryCount
+	if it.delivery > w.cfg.MaxAttempts {
+		it.failWith = fmt.Errorf("gave up after %d deliveries", it.delivery-1)
+	}
+	return it
+}
+
+// settleBatch processes one fetched batch to its end: statuses committed,
+// dead-letter copies stored, messages acknowledged or NAKed. It returns
+// false when PostgreSQL was unreachable.
+func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
+	start := time.Now()
+	stopProgress := w.keepInProgress(msgs)
+	defer stopProgress()
+	items := make([]*item, 0, len(msgs))
+	var withStatus []*item
+	seen := make(map[string]bool, len(msgs))
+	now := time.Now()
+	for _, m := range msgs {
+		it := w.newItem(m)
+		items = append(items, it)
+		if it.delivery > 1 {
+			w.metrics.redeliveries.Inc()
+		}
+		if !it.hasStatus() {
+			it.outcome, it.reason = outFailed, it.failWith
+			continue
+		}
+		if seen[it.id] {
+			// Published twice (a redrive racing its original): settle one
+			// copy now; the redelivered other then finds it settled.
+			it.outcome, it.reason = outRetry, errors.New("message_id twice in one batch")
+			continue
+		}
+		seen[it.id] = true
+		withStatus = append(withStatus, it)
+		if it.failWith == nil {
+			w.status.send(ctx, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
+		}
+	}
+	reachable := true
+	if len(withStatus) > 0 {
+		reachable = w.settle(ctx, withStatus)
+	}
+	if hook := w.cfg.afterCommit; hook != nil && hook() {
+		return true
+	}
+	w.finish(ctx, items)
+	w.metrics.batches.Inc()
+	w.metrics.batchDuration.Observe(time.Since(start).Seconds())
+	return reachable
+}
+
+// settle commits the batch's outcome, splitting the batch when a message
+// makes the whole transaction fail, until that message is alone and failed.
+// It returns false when PostgreSQL was unreachable.
+func (w *Worker) settle(ctx context.Context, items []*item) bool {
+	err := w.commit(ctx, items)
+	switch {
+	case err == nil:
+		return true
+	case IsTransient(err):
+		return w.retryAll(ctx, items, err)
+	case len(items) == 1 && items[0].failWith == nil:
+		items[0].failWith = err
+		w.log.Warn("message fails its batch; failing it", "message_id", items[0].id, "err", err)
+		return w.settle(ctx, items)
+	case len(items) == 1:
+		// Even the failed status cannot be written; try again later.
+		w.log.Error("cannot write a failed status", "message_id", items[0].id, "err", err)
+		markRetry(items, err)
+		return true
+	default:
+		mid := len(items) / 2
+		w.log.Debug("batch failed; splitting it", "size", len(items), "err", err)
+		return w.settle(ctx, items[:mid]) && w.settle(ctx, items[mid:])
+	}
+}
+
+// retryAll schedules every message of a transiently failed transaction for
+// redelivery, except those out of attempts, which fail when PostgreSQL can
+// still record it.
+func (w *Worker) retryAll(ctx context.Context, items []*item, err error) bool {
+	w.log.Warn("batch failed; will retry", "size", len(items), "err", err)
+	markRetry(items, err)
+	if unavailable(err) {
+		return false
+	}
+	var exhausted []*item
+	for _, it := range items {
+		if it.delivery >= w.cfg.MaxAttempts && it.failWith == nil {
+			it.failWith = fmt.Errorf("gave up after %d deliveries: %w", it.delivery, err)
+			exhausted = append(exhausted, it)
+		}
+	}
+	if len(exhausted) == 0 {
+		return true
+	}
+	if err := w.commit(ctx, exhausted); err != nil {
+		w.log.Warn("cannot record exhausted messages as failed; will retry", "err", err)
+		markRetry(exhausted, err)
+		return !unavailable(err)
+	}
+	return true
+}
+
+func markRetry(items []*item, err error) {
+	for _, it := range items {
+		it.outcome, it.reason, it.final = outRetry, err, nil
+		it.kv = &statusstore.Change{To: statusstore.Retrying, At: time.Now(), Attempt: it.attempt, Error: err.Error()}
+	}
+}
+
+// commit runs one transaction for items: claim their message_status rows,
+// hand the new ones to the handler, write the final rows. Outcomes are set
+// on the items only when the transaction commits.
+func (w *Worker) commit(ctx context.Context, items []*item) (err error) {
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	recs := make([]statusstore.Record, len(items))
+	for i, it := range items {
+		recs[i] = it.base
+	}
+	rows, err := statusstore.ClaimBatch(ctx, tx, recs)
+	if err != nil {
+		return fmt.Errorf("claim status rows: %w", err)
+	}
+	now := time.Now().UTC()
+	decided := make([]item, len(items))
+	var todo []int
+	for i, it := range items {
+		d := *it
+		row, ok := rows[it.id]
+		if !ok {
+			row = it.base
+		}
+		if w.decide(&d, row, now) {
+			todo = append(todo, i)
+		}
+		decided[i] = d
+	}
+	if err := w.handle(ctx, tx, decided, todo, now); err != nil {
+		return err
+	}
+	var finals []statusstore.Record
+	for _, d := range decided {
+		if d.final != nil {
+			finals = append(finals, *d.final)
+		}
+	}
+	if err := statusstore.UpsertBatch(ctx, tx, finals); err != nil {
+		return fmt.Errorf("write status rows: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for i, it := range items {
+		*it = decided[i]
+		if it.outcome == outCompleted {
+			w.metrics.latency.Observe(time.Since(it.base.ReceivedAt).Seconds())
+		}
+	}
+	return nil
+}
+
+// decide settles a message from its current row, or returns true when the
+// handler must write it; d.final is then the processing record.
+func (w *Worker) decide(d *item, row statusstore.Record, now time.Time) bool {
+	switch {
+	case row.Status == statusstore.Completed:
+		d.outcome, d.final = outDuplicate, nil
+		d.kv = &statusstore.Change{To: statusstore.Completed, At: now, Attempt: row.Attempts, Entities: row.Entities}
+		return false
+	case row.Status == statusstore.Failed && row.Attempts >= d.attempt:
+		// Failed by an earlier delivery that died before terminating it:
+		// store the DLQ copy again (de-duplicated) and terminate.
+		d.outcome, d.final, d.reason = outFailed, nil, errors.New(row.Error)
+		d.kv = &statusstore.Change{To: statusstore.Failed, At: now, Attempt: row.Attempts, Error: row.Error}
+		return false
+	case row.Status == statusstore.Failed:
+		// Redriven without the database: the envelope's retry_count
+		// moved past the failed attempt.
+		row, _ = statusstore.Redrive(row, now)
+	}
+	if d.failWith != nil {
+		d.fail(row, d.failWith, now)
+		return false
+	}
+	proc, err := statusstore.Apply(row, statusstore.Change{To: statusstore.Processing, At: now, Attempt: d.attempt})
+	if err != nil {
+		d.attempt = row.Attempts + 1
+		proc, _ = statusstore.Apply(row, statusstore.Change{To: statusstore.Processing, At: now, Attempt: d.attempt})
+	}
+	d.final = &proc
+	return true
+}
+
+func (d *item) fail(row statusstore.Record, reason error, now time.Time) {
+	c := statusstore.Change{To: statusstore.Failed, At: now, Attempt: max(d.attempt, row.Attempts), Error: reason.Error()}
+	rec, err := statusstore.Apply(row, c)
+	if err != nil {
+		rec = row
+	}
+	d.outcome, d.reason, d.final, d.kv = outFailed, reason, &rec, &c
+}
+
+// handle calls the handler for the messages at todo and turns its results
+// into final records.
+func (w *Worker) handle(ctx context.Context, tx pgx.Tx, decided []item, todo []int, now time.Time) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	envs := make([]*wire.Envelope, len(todo))
+	for j, i := range todo {
+		envs[j] = decided[i].env
+	}
+	results, err := w.callHandler(ctx, tx, envs)
+	if err != nil {
+		return err
+	}
+	if len(results) != len(envs) {
+		return fmt.Errorf("handler returned %d results for %d messages", len(results), len(envs))
+	}
+	for j, i := range todo {
+		d := &decided[i]
+		proc, res := *d.final, results[j]
+		switch {
+		case res.Err == nil:
+			c := statusstore.Change{To: statusstore.Completed, At: now, Attempt: d.attempt, Entities: res.Entities}
+			rec, _ := statusstore.Apply(proc, c)
+			d.outcome, d.final, d.kv = outCompleted, &rec, &c
+		case IsTransient(res.Err) && d.delivery < w.cfg.MaxAttempts:
+			c := statusstore.Change{To: statusstore.Retrying, At: now, Attempt: d.attempt, Error: res.Err.Error()}
+			rec, _ := statusstore.Apply(proc, c)
+			d.outcome, d.reason, d.final, d.kv = outRetry, res.Err, &rec, &c
+		default:
+			d.fail(proc, res.Err, now)
+		}
+	}
+	return nil
+}
+
+// callHandler runs the handler, turning a panic into an error so that the
+// batch is split and the message that causes it is failed.
+func (w *Worker) callHandler(ctx context.Context, tx pgx.Tx, envs []*wire.Envelope) (results []Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panicked: %v", p)
+		}
+	}()
+	return w.handler.Handle(ctx, tx, envs)
+}

@@ -1,0 +1,241 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// DeadLetter is one message of the dead-letter stream, as the headers of its
+// copy describe it.
+type DeadLetter struct {
+	// Sequence is the copy's sequence in the DLQ stream; Redrive deletes it
+	// by this number.
+	Sequence   uint64    `json:"sequence"`
+	MessageID  string    `json:"message_id"`
+	EntityType string    `json:"entity_type,omitempty"`
+	Reason     string    `json:"reason"`
+	Attempts   int       `json:"attempts"`
+	FailedAt   time.Time `json:"failed_at"`
+	// Data is the payload as the worker fetched it (an envelope, unless it
+	// failed for not being one).
+	Data []byte `json:"-"`
+}
+
+// List returns up to limit dead-lettered messages, oldest first (all of them
+// when limit <= 0). It reads the DLQ stream with an ordered consumer, so it
+// changes nothing.
+func List(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := scanDLQ(ctx, js, top, func(dl DeadLetter) (bool, error) {
+		out = append(out, dl)
+		return limit <= 0 || len(out) < limit, nil
+	})
+	return out, err
+}
+
+// scanDLQ calls fn for each message of the DLQ stream present when it
+// starts, oldest first, until fn returns false.
+func scanDLQ(ctx context.Context, js jetstream.JetStream, top wire.Topology, fn func(DeadLetter) (bool, error)) error {
+	stream, err := js.Stream(ctx, top.DLQStream())
+	if err != nil {
+		return fmt.Errorf("dlq stream %s: %w", top.DLQStream(), err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("dlq stream %s: %w", top.DLQStream(), err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return fmt.Errorf("dlq stream %s: read: %w", top.DLQStream(), err)
+	}
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return fmt.Errorf("dlq stream %s: read: %w", top.DLQStream(), err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			dl, err := deadLetterOf(m)
+			if err != nil {
+				return err
+			}
+			more, err := fn(dl)
+			if err != nil || !more || dl.Sequence >= last {
+				// Drain the rest of the fetch before returning.
+				for range batch.Messages() {
+				}
+				return err
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("dlq stream %s: read: %w", top.DLQStream(), err)
+		}
+		if n == 0 || ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return DeadLetter{}, fmt.Errorf("dlq message metadata: %w", err)
+	}
+	h := m.Headers()
+	dl := DeadLetter{
+		Sequence:   md.Sequence.Stream,
+		MessageID:  h.Get(wire.HeaderDLQMessageID),
+		EntityType: h.Get(wire.HeaderEntityType),
+		Reason:     h.Get(wire.HeaderDLQReason),
+		Data:       m.Data(),
+	}
+	dl.Attempts, _ = strconv.Atoi(h.Get(wire.HeaderDLQAttempts))
+	dl.FailedAt, err = time.Parse(time.RFC3339Nano, h.Get(wire.HeaderDLQFailedAt))
+	if err != nil {
+		dl.FailedAt = md.Timestamp.UTC()
+	}
+	return dl, nil
+}
+
+// Stores are the status stores a redrive moves back to accepted. Postgres
+// (message_status) is optional: without it the worker notices the redrive
+// from the envelope's retry_count.
+type Stores struct {
+	KV       statusstore.Store
+	Postgres statusstore.Store
+}
+
+// Redriven is what Redrive did with one dead-lettered message.
+type Redriven struct {
+	DeadLetter
+	// Outcome is "redriven" (republished and removed from the DLQ),
+	// "stale" (the message had completed since; the copy was removed) or
+	// "skipped" (left in the DLQ; Err says why).
+	Outcome string `json:"outcome"`
+	Err     error  `json:"-"`
+}
+
+// errUnchanged tells a store's Update that the record stays as it is.
+var errUnchanged = errors.New("unchanged")
+
+// Redrive puts dead-lettered messages back on the main stream: the given
+// message_ids, or every one when all is set. For each copy it moves the
+// status record from failed back to accepted (history kept), republishes the
+// envelope with the same message_id and retry_count = attempts so far, waits
+// for JetStream to store it, then deletes the copy. Interrupted, it can run
+// again: the steps already done are recognised, and the republish carries a
+// Nats-Msg-Id ("<message_id>:r<retry_count>") that de-duplicates it.
+func Redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, stores Stores, ids []string, all bool) ([]Redriven, error) {
+	if stores.KV == nil {
+		return nil, errors.New("redrive: no KV status store")
+	}
+	if !all && len(ids) == 0 {
+		return nil, errors.New("redrive: name message ids or ask for all")
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return nil, fmt.Errorf("redrive: %q is not a message id", id)
+		}
+		want[u.String()] = true
+	}
+	stream, err := js.Stream(ctx, top.DLQStream())
+	if err != nil {
+		return nil, fmt.Errorf("dlq stream %s: %w", top.DLQStream(), err)
+	}
+	var out []Redriven
+	err = scanDLQ(ctx, js, top, func(dl DeadLetter) (bool, error) {
+		if id, err := uuid.Parse(dl.MessageID); !all && (err != nil || !want[id.String()]) {
+			return true, nil
+		}
+		r := Redriven{DeadLetter: dl}
+		r.Outcome, r.Err = redriveOne(ctx, js, stream, top, stores, dl)
+		out = append(out, r)
+		return ctx.Err() == nil, nil
+	})
+	return out, err
+}
+
+func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores Stores, dl DeadLetter) (string, error) {
+	env, err := wire.DecodeEnvelope(dl.Data)
+	if err != nil {
+		return "skipped", fmt.Errorf("cannot be redriven: %w", err)
+	}
+	env.MessageID = uuid.MustParse(env.MessageID).String()
+	retryCount := max(dl.Attempts, env.RetryCount)
+	now := time.Now()
+	// PostgreSQL first: it is authoritative on whether the message completed.
+	for _, s := range []statusstore.Store{stores.Postgres, stores.KV} {
+		if s == nil {
+			continue
+		}
+		cur, err := redriveRecord(ctx, s, &env, retryCount, now)
+		if err != nil {
+			return "skipped", err
+		}
+		if cur.Status == statusstore.Completed {
+			return "stale", deleteCopy(ctx, stream, dl.Sequence)
+		}
+		retryCount = max(retryCount, cur.Attempts)
+	}
+	env.RetryCount = retryCount
+	data, err := env.Encode()
+	if err != nil {
+		return "skipped", err
+	}
+	entity := env.EntityTypeOrEmpty()
+	if !wire.ValidEntityToken(entity) {
+		entity = ""
+	}
+	m := nats.NewMsg(top.IngestSubject(entity))
+	m.Data, m.Header = data, env.Headers()
+	m.Header.Set(wire.HeaderMsgID, fmt.Sprintf("%s:r%d", env.MessageID, retryCount))
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		return "skipped", fmt.Errorf("republish: %w", err)
+	}
+	return "redriven", deleteCopy(ctx, stream, dl.Sequence)
+}
+
+// redriveRecord moves a failed record back to accepted and returns the
+// record as it now is. A record that is not failed is left alone: a
+// previous, interrupted redrive already moved it.
+func redriveRecord(ctx context.Context, s statusstore.Store, env *wire.Envelope, attempts int, now time.Time) (statusstore.Record, error) {
+	rec, err := s.Update(ctx, env.MessageID, func(cur statusstore.Record, found bool) (statusstore.Record, error) {
+		if !found {
+			r := statusstore.NewAccepted(env, now)
+			r.Attempts, r.Redrives = attempts, 1
+			return r, nil
+		}
+		if cur.Status != statusstore.Failed {
+			return cur, errUnchanged
+		}
+		return statusstore.Redrive(cur, now)
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return rec, fmt.Errorf("status record: %w", err)
+	}
+	return rec, nil
+}
+
+func deleteCopy(ctx context.Context, stream jetstream.Stream, seq uint64) error {
+	if err := stream.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("delete dlq message %d: %w", seq, err)
+	}
+	return nil
+}

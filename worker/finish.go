@@ -1,0 +1,173 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// dlqAckTimeout bounds the wait for the DLQ stream to store the copies of a
+// batch's failed messages.
+const dlqAckTimeout = 10 * time.Second
+
+// finish acts on the settled batch: failed messages are copied to the DLQ
+// and, once JetStream has stored the copies, terminated; written ones are
+// acknowledged; the rest are NAKed with their back-off. Status steps go to
+// KV after that: PostgreSQL already has the authoritative record.
+//
+// Acknowledgements are plain Ack, not AckSync: a lost ack only causes a
+// redelivery, which finds the message completed in message_status and is
+// acknowledged without being written again. The same holds for Term.
+func (w *Worker) finish(ctx context.Context, items []*item) {
+	stored := w.deadLetter(ctx, items)
+	for _, it := range items {
+		switch it.outcome {
+		case outFailed:
+			if !stored[it] {
+				w.nak(it)
+				continue
+			}
+			w.ackErr(it, it.msg.Term())
+			w.metrics.messages.WithLabelValues("failed").Inc()
+		case outCompleted, outDuplicate:
+			w.ackErr(it, it.msg.Ack())
+			w.metrics.messages.WithLabelValues(map[outcome]string{outCompleted: "completed", outDuplicate: "duplicate"}[it.outcome]).Inc()
+		case outRetry:
+			w.nak(it)
+			w.metrics.messages.WithLabelValues("retrying").Inc()
+		}
+		if it.kv != nil && it.hasStatus() {
+			w.status.send(ctx, statusUpdate{base: it.base, change: *it.kv})
+		}
+	}
+}
+
+func (w *Worker) nak(it *item) {
+	w.ackErr(it, it.msg.NakWithDelay(w.cfg.backoff(it.delivery)))
+}
+
+func (w *Worker) ackErr(it *item, err error) {
+	if err != nil {
+		w.log.Warn("acknowledgement not sent; the message will be redelivered", "message_id", it.id, "err", err)
+	}
+}
+
+// deadLetter publishes the copies of the failed messages and reports which
+// ones the DLQ stream stored.
+func (w *Worker) deadLetter(ctx context.Context, items []*item) map[*item]bool {
+	futures := map[*item]jetstream.PubAckFuture{}
+	for _, it := range items {
+		if it.outcome != outFailed {
+			continue
+		}
+		f, err := w.js.PublishMsgAsync(w.dlqMsg(it))
+		if err != nil {
+			w.log.Error("dead-letter publish failed", "message_id", it.id, "err", err)
+			continue
+		}
+		futures[it] = f
+	}
+	stored := make(map[*item]bool, len(futures))
+	timeout := time.NewTimer(dlqAckTimeout)
+	defer timeout.Stop()
+	for it, f := range futures {
+		select {
+		case <-f.Ok():
+			stored[it] = true
+			w.log.Info("message dead-lettered", "message_id", it.id, "attempt", it.attempt, "reason", it.reason)
+		case err := <-f.Err():
+			w.log.Error("dead-letter copy not stored", "message_id", it.id, "err", err)
+		case <-timeout.C:
+			w.log.Error("dead-letter copy not acknowledged in time", "message_id", it.id)
+			return stored
+		case <-ctx.Done():
+			return stored
+		}
+	}
+	return stored
+}
+
+// dlqMsg is the dead-letter copy of a failed message: its payload as it was
+// fetched, and headers saying why. Its Nats-Msg-Id names the message and the
+// redrive generation (retry_count), so the copy published again by a
+// redelivery of the same failure is stored once.
+func (w *Worker) dlqMsg(it *item) *nats.Msg {
+	entity := it.msg.Headers().Get(wire.HeaderEntityType)
+	if it.env != nil {
+		entity = it.env.EntityTypeOrEmpty()
+	}
+	m := nats.NewMsg(w.cfg.Topology.DLQSubject(entity))
+	m.Data = it.msg.Data()
+	if entity != "" {
+		m.Header.Set(wire.HeaderEntityType, entity)
+	}
+	reason := "unknown"
+	if it.reason != nil {
+		reason = it.reason.Error()
+	}
+	m.Header.Set(wire.HeaderDLQReason, headerValue(reason))
+	m.Header.Set(wire.HeaderDLQAttempts, strconv.Itoa(it.attempt))
+	m.Header.Set(wire.HeaderDLQFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	if it.id != "" {
+		m.Header.Set(wire.HeaderDLQMessageID, headerValue(it.id))
+	}
+	if id := dlqMsgID(it); id != "" {
+		m.Header.Set(wire.HeaderMsgID, id)
+	}
+	return m
+}
+
+func dlqMsgID(it *item) string {
+	if it.env != nil {
+		return fmt.Sprintf("%s:dlq:%d", it.id, it.env.RetryCount)
+	}
+	// Undecodable: the stream sequence tells one copy from another.
+	if md, err := it.msg.Metadata(); err == nil {
+		return fmt.Sprintf("%s:dlq:seq%d", it.id, md.Sequence.Stream)
+	}
+	return ""
+}
+
+// headerValue makes s safe as a NATS header value: one line, bounded.
+func headerValue(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	const limit = 1024
+	if len(s) > limit {
+		s = s[:limit] + "…"
+	}
+	return s
+}
+
+// keepInProgress tells JetStream every AckWait/2 that the batch is still
+// being worked on, so a long transaction is not redelivered to another
+// worker. The returned function stops it.
+func (w *Worker) keepInProgress(msgs []jetstream.Msg) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(w.cfg.AckWait / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}

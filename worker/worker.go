@@ -1,0 +1,279 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// Worker consumes the main stream with a durable pull consumer and writes
+// each batch of messages in one PostgreSQL transaction: the handler's entity
+// rows and the message_status rows together. A message is acknowledged only
+// after that transaction commits, and a redelivered message whose row says
+// completed is acknowledged without being written again, so each message
+// takes effect exactly once.
+type Worker struct {
+	cfg     Config
+	nc      *nats.Conn
+	pool    *pgxpool.Pool
+	handler Handler
+	log     *slog.Logger
+	metrics *metrics
+
+	js       jetstream.JetStream
+	consumer jetstream.Consumer
+	status   *statusWriter
+	server   *http.Server
+
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stopping  chan struct{} // closed by Stop: fetch no more
+	loopDone  chan struct{} // closed when the fetch loop has returned
+	stopped   chan struct{} // closed when Stop has finished
+	hardStop  context.CancelFunc
+	work      context.Context // cancelled only by a hard stop
+	bgDone    sync.WaitGroup  // lag poller
+}
+
+// New checks the configuration and returns a worker that Start runs. The
+// pool should be created with pgxpool.New: it reconnects on every acquire,
+// so the worker survives PostgreSQL restarts.
+func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	switch {
+	case nc == nil:
+		return nil, errors.New("worker: no NATS connection")
+	case pool == nil:
+		return nil, errors.New("worker: no PostgreSQL pool")
+	case h == nil:
+		return nil, errors.New("worker: no handler")
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("worker: jetstream: %w", err)
+	}
+	work, cancel := context.WithCancel(context.Background())
+	w := &Worker{
+		cfg: cfg, nc: nc, pool: pool, handler: h, log: cfg.Logger, js: js,
+		metrics:  newMetrics(cfg.Registry),
+		stopping: make(chan struct{}),
+		loopDone: make(chan struct{}),
+		stopped:  make(chan struct{}),
+		work:     work,
+		hardStop: cancel,
+	}
+	return w, nil
+}
+
+// Start makes sure the streams, the status bucket and the durable consumer
+// exist with their one configuration, then consumes in the background until
+// Stop. ctx bounds only the start itself.
+func (w *Worker) Start(ctx context.Context) error {
+	started := false
+	var err error
+	w.startOnce.Do(func() {
+		started = true
+		err = w.start(ctx)
+	})
+	if !started {
+		return errors.New("worker: already started")
+	}
+	return err
+}
+
+func (w *Worker) start(ctx context.Context) error {
+	top := w.cfg.Topology
+	kv, err := wire.Ensure(ctx, w.js, top)
+	if err != nil {
+		return fmt.Errorf("worker start: %w", err)
+	}
+	w.consumer, err = w.js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(wire.ConsumerOptions{
+		Durable:       w.cfg.Consumer,
+		AckWait:       w.cfg.AckWait,
+		MaxAckPending: w.cfg.MaxAckPending,
+	}))
+	if err != nil {
+		return fmt.Errorf("worker start: consumer %s: %w", w.cfg.Consumer, err)
+	}
+	if w.cfg.MetricsAddr != "" {
+		if err := w.serveOps(); err != nil {
+			return err
+		}
+	}
+	depth := max(2*w.cfg.BatchSize/w.cfg.KVConcurrency, 16)
+	w.status = newStatusWriter(statusstore.NewKV(kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
+	w.status.start(w.work)
+	w.bgDone.Add(1)
+	go w.pollLag()
+	go w.loop()
+	w.log.Info("worker started", "stream", top.Stream, "consumer", w.cfg.Consumer, "batch_size", w.cfg.BatchSize)
+	return nil
+}
+
+// Stop stops fetching, finishes the batch in hand (commit, dead-letter
+// copies, acknowledgements), flushes the status writes to KV and returns.
+// When ctx ends first, the batch in hand is cancelled: its messages are not
+// acknowledged and JetStream redelivers them after AckWait. Stop returns
+// ctx's error in that case.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.stopOnce.Do(func() { close(w.stopping) })
+	select {
+	case <-w.stopped:
+		return nil
+	default:
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.startOnce.Do(func() { close(w.loopDone) }) // never started
+		<-w.loopDone
+		if w.status != nil {
+			w.status.close()
+		}
+		w.hardStop()
+		w.bgDone.Wait()
+		if w.server != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = w.server.Shutdown(sctx)
+		}
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		w.hardStop()
+		<-done
+	}
+	select {
+	case <-w.stopped:
+	default:
+		close(w.stopped)
+	}
+	w.log.Info("worker stopped", "hard", err != nil)
+	return err
+}
+
+// Stopped is closed when Stop has finished.
+func (w *Worker) Stopped() <-chan struct{} { return w.stopped }
+
+// Run starts the worker, runs it until ctx ends, and then stops it giving
+// the batch in hand ShutdownTimeout to finish.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownTimeout)
+	defer cancel()
+	return w.Stop(sctx)
+}
+
+// loop fetches and settles batches until Stop.
+func (w *Worker) loop() {
+	defer close(w.loopDone)
+	fails := 0
+	for !w.isStopping() {
+		if err := w.fetchAndSettle(); err != nil {
+			fails++
+			if fails == 1 || fails%100 == 0 {
+				w.log.Warn("fetch failed; retrying", "err", err, "failures", fails)
+			}
+			w.sleep(min(time.Duration(fails)*100*time.Millisecond, 2*time.Second))
+			continue
+		}
+		fails = 0
+	}
+}
+
+func (w *Worker) fetchAndSettle() error {
+	batch, err := w.consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
+	if err != nil {
+		return err
+	}
+	msgs := make([]jetstream.Msg, 0, w.cfg.BatchSize)
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if len(msgs) > 0 {
+		if !w.settleBatch(w.work, msgs) {
+			w.waitForPostgres()
+		}
+		return nil
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// waitForPostgres holds the loop until PostgreSQL answers again, so an
+// outage costs each message one attempt rather than all of them.
+func (w *Worker) waitForPostgres() {
+	for i := 0; !w.isStopping(); i++ {
+		ctx, cancel := context.WithTimeout(w.work, 2*time.Second)
+		err := w.pool.Ping(ctx)
+		cancel()
+		if err == nil {
+			if i > 0 {
+				w.log.Info("postgres reachable again")
+			}
+			return
+		}
+		if i%20 == 0 {
+			w.log.Warn("postgres unreachable; waiting before fetching more", "err", err)
+		}
+		w.sleep(min(time.Duration(i+1)*100*time.Millisecond, 3*time.Second))
+	}
+}
+
+func (w *Worker) isStopping() bool {
+	select {
+	case <-w.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// sleep waits d or until Stop.
+func (w *Worker) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.stopping:
+	}
+}
+
+// serveOps listens on MetricsAddr before returning, so a taken port is a
+// start error rather than a log line.
+func (w *Worker) serveOps() error {
+	ln, err := net.Listen("tcp", w.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("worker start: metrics address %s: %w", w.cfg.MetricsAddr, err)
+	}
+	w.server = &http.Server{Handler: w.OpsHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := w.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	return nil
+}
