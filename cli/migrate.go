@@ -23,7 +23,9 @@ flags:`
 // (message_status), kept in the schema_migrations version table.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
+	var createDatabase bool
 	f := newFlags("migrate")
+	f.BoolVar(&createDatabase, "create-database", false, "create the database first when it does not exist")
 	f.String(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.SetOutput(stderrOr(stderr))
 	f.Usage = func() {
@@ -41,6 +43,15 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if databaseURL == "" {
 		return errors.New("no database: set DATABASE_URL or --database-url")
+	}
+	if createDatabase {
+		created, err := migrations.CreateDatabase(ctx, databaseURL)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintln(stdout, "created the database")
+		}
 	}
 	return migrate(ctx, stdout, databaseURL, op, steps)
 }

@@ -186,3 +186,32 @@ func tableExists(t *testing.T, db, name string) bool {
 	}
 	return ok
 }
+
+func TestCreateDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, err := url.Parse(testsvc.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = u.Path + "_created"
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, testsvc.AdminURL())
+		if err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	})
+	for i, want := range []bool{true, false} {
+		created, err := migrations.CreateDatabase(ctx, u.String())
+		if err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if created != want {
+			t.Fatalf("call %d: created = %v, want %v", i+1, created, want)
+		}
+	}
+	if err := migrations.Up(ctx, u.String(), migrations.Platform, migrations.PlatformTable); err != nil {
+		t.Fatalf("up on the created database: %v", err)
+	}
+}
