@@ -124,28 +124,37 @@ func (c *client) postOK(t testing.TB, body []byte) string {
 // failing the test unless every line is accepted.
 func (c *client) postBatch(t testing.TB, lines [][]byte) []string {
 	t.Helper()
+	ids, err := c.tryPostBatch(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// tryPostBatch is postBatch for goroutines other than the test's.
+func (c *client) tryPostBatch(lines [][]byte) ([]string, error) {
 	a, err := c.do(http.MethodPost, "/ingest/batch", "application/x-ndjson", append(bytes.Join(lines, []byte("\n")), '\n'))
 	if err != nil {
-		t.Fatalf("POST /ingest/batch: %v", err)
+		return nil, fmt.Errorf("POST /ingest/batch: %w", err)
 	}
 	if a.code != http.StatusAccepted {
-		t.Fatalf("POST /ingest/batch: %s", a)
+		return nil, fmt.Errorf("POST /ingest/batch: %s", a)
 	}
 	var ans batchAnswer
 	if err := json.Unmarshal(a.body, &ans); err != nil {
-		t.Fatalf("POST /ingest/batch: %v: %s", err, a)
+		return nil, fmt.Errorf("POST /ingest/batch: %v: %s", err, a)
 	}
 	if ans.Inserted != len(lines) || len(ans.Results) != len(lines) {
-		t.Fatalf("POST /ingest/batch: %d lines, inserted=%d results=%d: %s", len(lines), ans.Inserted, len(ans.Results), a)
+		return nil, fmt.Errorf("POST /ingest/batch: %d lines, inserted=%d results=%d: %s", len(lines), ans.Inserted, len(ans.Results), a)
 	}
 	ids := make([]string, len(lines))
 	for i, r := range ans.Results {
 		if r.MessageID == "" || r.Line != i+1 {
-			t.Fatalf("POST /ingest/batch: result %d is %+v", i, r)
+			return nil, fmt.Errorf("POST /ingest/batch: result %d is %+v", i, r)
 		}
 		ids[i] = r.MessageID
 	}
-	return ids
+	return ids, nil
 }
 
 // status reads a status record; wait > 0 asks the gateway to hold the

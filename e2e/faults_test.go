@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestWorkerKilled SIGKILLs the only worker while a load is being
+// processed and starts it again: every message completes, and every row is
+// there exactly once although some batches were written and never
+// acknowledged.
+func TestWorkerKilled(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{workerEnv: []string{"NOMNOM_BATCH_SIZE=10", "NOMNOM_ACK_WAIT=3s"}})
+	orders := loadOrders(t)
+	load := postInBackground(s.client, orders, 10)
+	waitFor(t, "some messages to complete", completionDeadline, func() bool {
+		return statusCounts(t, s.dbURL, load.sentSoFar())["completed"] > 0
+	})
+	w := s.workers[0]
+	w.Kill()
+	ids := load.wait(t)
+	w.Restart()
+	settle(t, "worker killed", s.client, s.dbURL, ids, orders)
+}
+
+// TestThreeWorkers runs three workers on the same durable consumer: the
+// result is the same as with one, and each worker did some of the work.
+func TestThreeWorkers(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{workers: 3, workerEnv: []string{"NOMNOM_BATCH_SIZE=5"}})
+	orders := loadOrders(t)
+	ids := postBatches(t, s.client, orders, 20)
+	settle(t, "three workers", s.client, s.dbURL, ids, orders)
+	total := 0
+	for _, w := range s.workers {
+		n := completedByWorker(t, w)
+		t.Logf("e2e: three workers: %s completed=%d", w.name, n)
+		if n == 0 {
+			t.Errorf("%s completed nothing: the consumer is not shared", w.name)
+		}
+		total += n
+	}
+	if total < len(ids) {
+		t.Errorf("the workers' metrics count %d completed messages, want at least %d", total, len(ids))
+	}
+}
+
+// completedByWorker reads nomnom_worker_messages_total{outcome="completed"}
+// from a worker's /metrics.
+func completedByWorker(t testing.TB, w *workerProc) int {
+	t.Helper()
+	resp, err := http.Get(w.metricsURL + "/metrics")
+	if err != nil {
+		t.Fatalf("%s /metrics: %v", w.name, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, `nomnom_worker_messages_total{outcome="completed"} `) {
+			f, err := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			if err != nil {
+				t.Fatalf("%s /metrics: %q: %v", w.name, line, err)
+			}
+			return int(f)
+		}
+	}
+	return 0
+}
+
+// TestPostgresStopped stops PostgreSQL while a load is processed and starts
+// it again: messages go retrying, then complete; nothing is lost.
+func TestPostgresStopped(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{ownPostgres: true, workerEnv: []string{
+		"NOMNOM_BATCH_SIZE=10", "NOMNOM_MAX_ATTEMPTS=1000", "NOMNOM_BACKOFF=100ms,250ms,500ms,1s",
+	}})
+	orders := loadOrders(t)
+	third := len(orders) / 3
+	ids := postBatches(t, s.client, orders[:third], 10)
+	waitFor(t, "some messages to complete", completionDeadline, func() bool {
+		return statusCounts(t, s.dbURL, ids)["completed"] > 0
+	})
+	s.pg.Stop()
+	during := postBatches(t, s.client, orders[third:2*third], 10)
+	ids = append(ids, during...)
+	waitFor(t, "a message to go retrying while PostgreSQL is down", completionDeadline, func() bool {
+		for _, id := range during {
+			if r, a, err := s.client.status(id, 0); err == nil && a.code == http.StatusOK && r.Status == "retrying" {
+				return true
+			}
+		}
+		return false
+	})
+	s.pg.Start()
+	ids = append(ids, postBatches(t, s.client, orders[2*third:], 10)...)
+	recs := settle(t, "postgres stopped", s.client, s.dbURL, ids, orders)
+	retried := 0
+	for _, r := range recs {
+		if strings.Contains(strings.Join(r.statuses(), ","), "retrying") {
+			retried++
+		}
+	}
+	t.Logf("e2e: postgres stopped: histories with retrying=%d", retried)
+	if retried == 0 {
+		t.Error("no history shows retrying")
+	}
+	for _, w := range s.workers {
+		if !w.Running() {
+			t.Errorf("%s exited during the outage: %v", w.name, w.err)
+		}
+	}
+}
+
+// TestNATSStopped stops NATS: the gateway answers 503 with Retry-After,
+// never 202, and /health says NATS is down. NATS comes back on the same port
+// and store: the same gateway recovers, and every message it accepted is
+// processed.
+func TestNATSStopped(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	orders := loadOrders(t)
+	third := len(orders) / 3
+	ids := postBatches(t, s.client, orders[:third], 20)
+
+	s.nats.Term()
+	refused := 0
+	for _, o := range orders[third : third+5] {
+		a, err := s.client.post(o.raw)
+		if err != nil {
+			t.Fatalf("POST during the outage: %v", err)
+		}
+		switch {
+		case a.code == http.StatusAccepted:
+			t.Fatalf("gateway answered 202 with NATS down: %s", a)
+		case a.code != http.StatusServiceUnavailable:
+			t.Errorf("POST during the outage: %s, want 503", a)
+		case a.header.Get("Retry-After") == "":
+			t.Errorf("503 without Retry-After: %s", a)
+		default:
+			refused++
+		}
+	}
+	if _, err := s.client.tryPostBatch([][]byte{orders[third+5].raw}); err == nil {
+		t.Fatal("a batch was accepted with NATS down")
+	}
+	a, h, err := s.client.health()
+	if err != nil || a.code != http.StatusServiceUnavailable {
+		t.Errorf("/health with NATS down: %s (%v), want 503", a, err)
+	}
+	if checks, _ := json.Marshal(h["checks"]); !strings.Contains(strings.ToLower(string(checks)), "nats") {
+		t.Errorf("/health with NATS down does not say why: %s", a)
+	}
+	t.Logf("e2e: nats stopped: refused=%d (503 with Retry-After)", refused)
+
+	s.nats.Restart()
+	waitFor(t, "the gateway to report healthy again", completionDeadline, func() bool {
+		a, _, err := s.client.health()
+		return err == nil && a.code == http.StatusOK
+	})
+	if !s.gateway.Running() {
+		t.Fatalf("the gateway exited: %v", s.gateway.err)
+	}
+	ids = append(ids, postBatches(t, s.client, orders[third:], 20)...)
+	settle(t, "nats stopped", s.client, s.dbURL, ids, orders)
+}
+
+// TestGatewayStopped sends SIGTERM to the gateway while clients are
+// posting: it stops cleanly, and every request it answered 202 is
+// processed.
+func TestGatewayStopped(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	orders := loadOrders(t)
+
+	var mu sync.Mutex
+	byID := map[string]order{} // message_id → order
+	var refused, failedRequests int
+	var wg sync.WaitGroup
+	const clients = 4
+	for c := range clients {
+		wg.Go(func() {
+			for i := c; i < len(orders); i += clients {
+				a, err := s.client.post(orders[i].raw)
+				mu.Lock()
+				switch {
+				case err != nil:
+					failedRequests++
+				case a.code == http.StatusAccepted:
+					var acc accepted
+					if json.Unmarshal(a.body, &acc) == nil && acc.MessageID != "" {
+						byID[acc.MessageID] = orders[i]
+					}
+				default:
+					refused++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	waitFor(t, "a third of the load to be accepted", completionDeadline, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(byID) >= len(orders)/3
+	})
+	s.gateway.Signal(syscall.SIGTERM)
+	err := s.gateway.Wait(time.Minute)
+	wg.Wait()
+	if err != nil {
+		t.Errorf("gateway after SIGTERM: %v, want a clean exit", err)
+	}
+	t.Logf("e2e: gateway stopped: posted=%d accepted=%d refused=%d connection errors=%d",
+		len(orders), len(byID), refused, failedRequests)
+
+	// A new gateway on the same port answers the status reads.
+	s.gateway.Restart()
+	waitHTTP(t, "gateway", s.gateway.url+"/health", time.Minute)
+	ids := make([]string, 0, len(byID))
+	var done []order
+	for id, o := range byID {
+		ids = append(ids, id)
+		done = append(done, o)
+	}
+	settle(t, "gateway stopped", s.client, s.dbURL, ids, done)
+}
