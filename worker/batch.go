@@ -38,6 +38,7 @@ type item struct {
 	reason  error               // why it fails or retries
 	final   *statusstore.Record // the record written to message_status, if any
 	kv      *statusstore.Change // the final step for the KV record, if any
+	adopt   *statusstore.Record // or the settled row KV should show
 }
 
 // hasStatus reports whether the message has a status record: its id is a
@@ -145,7 +146,8 @@ func (w *Worker) settle(ctx context.Context, items []*item) bool {
 	default:
 		mid := len(items) / 2
 		w.log.Debug("batch failed; splitting it", "size", len(items), "err", err)
-		return w.settle(ctx, items[:mid]) && w.settle(ctx, items[mid:])
+		first := w.settle(ctx, items[:mid])
+		return w.settle(ctx, items[mid:]) && first
 	}
 }
 
@@ -178,7 +180,7 @@ func (w *Worker) retryAll(ctx context.Context, items []*item, err error) bool {
 
 func markRetry(items []*item, err error) {
 	for _, it := range items {
-		it.outcome, it.reason, it.final = outRetry, err, nil
+		it.outcome, it.reason, it.final, it.adopt = outRetry, err, nil, nil
 		it.kv = &statusstore.Change{To: statusstore.Retrying, At: time.Now(), Attempt: it.attempt, Error: err.Error()}
 	}
 }
@@ -209,6 +211,7 @@ func (w *Worker) commit(ctx context.Context, items []*item) (err error) {
 	var todo []int
 	for i, it := range items {
 		d := *it
+		d.reason, d.final, d.kv, d.adopt = nil, nil, nil, nil
 		row, ok := rows[it.id]
 		if !ok {
 			row = it.base
@@ -247,14 +250,13 @@ func (w *Worker) commit(ctx context.Context, items []*item) (err error) {
 func (w *Worker) decide(d *item, row statusstore.Record, now time.Time) bool {
 	switch {
 	case row.Status == statusstore.Completed:
-		d.outcome, d.final = outDuplicate, nil
-		d.kv = &statusstore.Change{To: statusstore.Completed, At: now, Attempt: row.Attempts, Entities: row.Entities}
+		d.outcome, d.final, d.kv, d.adopt = outDuplicate, nil, nil, &row
 		return false
 	case row.Status == statusstore.Failed && row.Attempts >= d.attempt:
 		// Failed by an earlier delivery that died before terminating it:
 		// store the DLQ copy again (de-duplicated) and terminate.
-		d.outcome, d.final, d.reason = outFailed, nil, errors.New(row.Error)
-		d.kv = &statusstore.Change{To: statusstore.Failed, At: now, Attempt: row.Attempts, Error: row.Error}
+		d.outcome, d.final, d.reason, d.kv, d.adopt = outFailed, nil, errors.New(row.Error), nil, &row
+		d.attempt = row.Attempts
 		return false
 	case row.Status == statusstore.Failed:
 		// Redriven without the database: the envelope's retry_count

@@ -43,7 +43,11 @@ func (w *Worker) finish(ctx context.Context, items []*item) {
 			w.nak(it)
 			w.metrics.messages.WithLabelValues("retrying").Inc()
 		}
-		if it.kv != nil && it.hasStatus() {
+		switch {
+		case !it.hasStatus():
+		case it.adopt != nil:
+			w.status.send(ctx, statusUpdate{base: it.base, adopt: it.adopt})
+		case it.kv != nil:
 			w.status.send(ctx, statusUpdate{base: it.base, change: *it.kv})
 		}
 	}

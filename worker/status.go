@@ -19,6 +19,10 @@ const kvWriteTimeout = 5 * time.Second
 type statusUpdate struct {
 	base   statusstore.Record // the record to start from when KV has none
 	change statusstore.Change
+	// adopt, when set, replaces a KV record that is not terminal: the
+	// committed message_status row of a message an earlier delivery
+	// settled, which KV may not have caught up with.
+	adopt *statusstore.Record
 }
 
 // statusWriter applies status updates to the KV bucket in the background, so
@@ -106,6 +110,12 @@ func (w *statusWriter) update(ctx context.Context, u statusUpdate) error {
 	_, err := w.store.Update(ctx, u.base.MessageID, func(cur statusstore.Record, found bool) (statusstore.Record, error) {
 		if !found {
 			cur = u.base
+		}
+		if u.adopt != nil {
+			if cur.Status.Terminal() {
+				return cur, statusstore.ErrTransition
+			}
+			return *u.adopt, nil
 		}
 		return statusstore.Apply(cur, u.change)
 	})

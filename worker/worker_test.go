@@ -1,0 +1,583 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/internal/testsvc"
+	"github.com/nomnom-io/nomnom/migrations"
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// testBody is the message body the test handler understands.
+type testBody struct {
+	N int `json:"n"`
+	// Poison makes the handler return a transient error (while the message
+	// is listed in failTransient) or a permanent one (while in reject).
+	Tag string `json:"tag,omitempty"`
+}
+
+// testHandler writes one row per message into items, whose CHECK refuses a
+// negative n: such a message poisons its whole batch.
+type testHandler struct {
+	mu            sync.Mutex
+	calls         map[string]int // handler calls per message_id
+	failTransient map[string]int // message_id -> transient failures left
+	reject        map[string]bool
+	perMessage    bool // transient failures as a message's Result, not the batch's error
+	block         chan struct{} // when set, Handle signals entered and waits
+	entered       chan struct{}
+}
+
+func newTestHandler() *testHandler {
+	return &testHandler{calls: map[string]int{}, failTransient: map[string]int{}, reject: map[string]bool{}}
+}
+
+func (h *testHandler) Handle(ctx context.Context, tx pgx.Tx, batch []*wire.Envelope) ([]Result, error) {
+	h.mu.Lock()
+	block := h.block
+	h.block = nil
+	for _, env := range batch {
+		h.calls[env.MessageID]++
+		if h.failTransient[env.MessageID] > 0 && !h.perMessage {
+			h.failTransient[env.MessageID]--
+			h.mu.Unlock()
+			return nil, &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+		}
+	}
+	h.mu.Unlock()
+	if block != nil {
+		close(h.entered)
+		<-block
+	}
+	results := make([]Result, len(batch))
+	for i, env := range batch {
+		var body testBody
+		if err := json.Unmarshal(env.Body, &body); err != nil {
+			results[i].Err = Permanent(err)
+			continue
+		}
+		h.mu.Lock()
+		rejected := h.reject[env.MessageID]
+		transient := h.perMessage && h.failTransient[env.MessageID] > 0
+		if transient {
+			h.failTransient[env.MessageID]--
+		}
+		h.mu.Unlock()
+		if transient {
+			results[i].Err = &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+			continue
+		}
+		if rejected {
+			results[i].Err = Permanent(errors.New("rejected by the test handler"))
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO items (message_id, n) VALUES ($1, $2)`, env.MessageID, body.N); err != nil {
+			return nil, err
+		}
+		results[i].Entities = map[string]int{"items": 1}
+	}
+	return results, nil
+}
+
+func (h *testHandler) callsOf(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls[id]
+}
+
+// fixture is what every test needs: NATS, a migrated database, a topology.
+type fixture struct {
+	t     testing.TB
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	top   wire.Topology
+	pool  *pgxpool.Pool
+	kv    *statusstore.KV
+	pg    *statusstore.Postgres
+	dbURL string
+}
+
+func setup(t testing.TB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	srv := testsvc.NATS(t)
+	f := &fixture{t: t, nc: testsvc.Connect(t, srv), top: testsvc.Topology(t), dbURL: testsvc.Postgres(t)}
+	if err := migrations.Up(ctx, f.dbURL, migrations.Platform, migrations.PlatformTable); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	f.pool = pool
+	if _, err := pool.Exec(ctx, `CREATE TABLE items (message_id uuid PRIMARY KEY, n integer NOT NULL CHECK (n >= 0))`); err != nil {
+		t.Fatal(err)
+	}
+	if f.js, err = jetstream.New(f.nc); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := wire.Ensure(ctx, f.js, f.top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.kv, f.pg = statusstore.NewKV(kv), statusstore.NewPostgres(pool)
+	return f
+}
+
+// config is a fast configuration for tests: short back-offs, logs to t.
+func (f *fixture) config() Config {
+	return Config{
+		Topology:    f.top,
+		BatchSize:   20,
+		BatchWait:   20 * time.Millisecond,
+		MaxAttempts: 3,
+		Backoff:     []time.Duration{50 * time.Millisecond},
+		AckWait:     time.Second,
+		Logger:      testLogger(f.t),
+	}
+}
+
+// start runs a worker until the test ends.
+func (f *fixture) start(cfg Config, h Handler) *Worker {
+	f.t.Helper()
+	w, err := New(cfg, f.nc, f.pool, h)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = w.Stop(ctx)
+	})
+	return w
+}
+
+// publish does what the gateway does: create the accepted record, publish
+// the envelope. It returns the message_id.
+func (f *fixture) publish(body any) string {
+	f.t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	env := wire.Envelope{MessageID: uuid.NewString(), Body: raw, ReceivedAt: time.Now().UTC()}
+	ctx := context.Background()
+	if err := f.kv.Create(ctx, statusstore.NewAccepted(&env, time.Now())); err != nil {
+		f.t.Fatal(err)
+	}
+	data, err := env.Encode()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	m := nats.NewMsg(f.top.IngestSubject(""))
+	m.Data, m.Header = data, env.Headers()
+	if _, err := f.js.PublishMsg(ctx, m); err != nil {
+		f.t.Fatal(err)
+	}
+	return env.MessageID
+}
+
+// waitTerminal polls the KV record until it is terminal.
+func (f *fixture) waitTerminal(id string) statusstore.Record {
+	f.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := f.kv.Get(context.Background(), id)
+		if err == nil && r.Status.Terminal() {
+			return r
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("message %s: not terminal in time (record %+v, err %v)", id, r, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *fixture) rows(id string) int {
+	f.t.Helper()
+	var n int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM items WHERE message_id = $1`, id).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) pgStatus(id string) statusstore.Record {
+	f.t.Helper()
+	r, err := f.pg.Get(context.Background(), id)
+	if err != nil {
+		f.t.Fatalf("message_status %s: %v", id, err)
+	}
+	return r
+}
+
+func (f *fixture) deadLetters() []DeadLetter {
+	f.t.Helper()
+	dls, err := List(context.Background(), f.js, f.top, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return dls
+}
+
+func statuses(r statusstore.Record) []statusstore.State {
+	out := make([]statusstore.State, len(r.History))
+	for i, e := range r.History {
+		out[i] = e.Status
+	}
+	return out
+}
+
+func sameStates(got []statusstore.State, want ...statusstore.State) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPoisonousMessageFailsAlone(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, f.publish(testBody{N: i}))
+	}
+	poison := f.publish(testBody{N: -1})
+	h := newTestHandler()
+	f.start(f.config(), h)
+
+	for _, id := range ids {
+		if r := f.waitTerminal(id); r.Status != statusstore.Completed {
+			t.Errorf("%s: status %s (%s), want completed", id, r.Status, r.Error)
+		}
+		if n := f.rows(id); n != 1 {
+			t.Errorf("%s: %d rows, want 1", id, n)
+		}
+	}
+	r := f.waitTerminal(poison)
+	if r.Status != statusstore.Failed || r.Error == "" {
+		t.Fatalf("poison: %+v, want failed with an error", r)
+	}
+	if f.rows(poison) != 0 {
+		t.Error("poison: a row was written")
+	}
+	if pr := f.pgStatus(poison); pr.Status != statusstore.Failed {
+		t.Errorf("poison message_status: %s, want failed", pr.Status)
+	}
+	dls := f.deadLetters()
+	if len(dls) != 1 || dls[0].MessageID != poison || dls[0].Reason == "" {
+		t.Fatalf("dead letters %+v, want only %s with a reason", dls, poison)
+	}
+}
+
+func TestTransientFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	id := f.publish(testBody{N: 1})
+	h.failTransient[id] = 1
+	f.start(f.config(), h)
+
+	r := f.waitTerminal(id)
+	if r.Status != statusstore.Completed || r.Attempts != 2 {
+		t.Fatalf("record %+v, want completed at attempt 2", r)
+	}
+	want := []statusstore.State{statusstore.Accepted, statusstore.Processing, statusstore.Retrying, statusstore.Processing, statusstore.Completed}
+	if got := statuses(r); !sameStates(got, want...) {
+		t.Errorf("history %v, want %v", got, want)
+	}
+	if r.Entities["items"] != 1 {
+		t.Errorf("entities %v, want items: 1", r.Entities)
+	}
+	if pr := f.pgStatus(id); pr.Status != statusstore.Completed || pr.Attempts != 2 {
+		t.Errorf("message_status %s at attempt %d, want completed at 2", pr.Status, pr.Attempts)
+	}
+	if n := f.rows(id); n != 1 {
+		t.Errorf("%d rows, want 1", n)
+	}
+}
+
+func TestExhaustedAttemptsDeadLetter(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	id := f.publish(testBody{N: 1})
+	h.failTransient[id] = 100
+	cfg := f.config()
+	f.start(cfg, h)
+
+	r := f.waitTerminal(id)
+	if r.Status != statusstore.Failed || r.Attempts != cfg.MaxAttempts {
+		t.Fatalf("record %+v, want failed at attempt %d", r, cfg.MaxAttempts)
+	}
+	if got := h.callsOf(id); got != cfg.MaxAttempts {
+		t.Errorf("handler called %d times, want %d", got, cfg.MaxAttempts)
+	}
+	dls := f.deadLetters()
+	if len(dls) != 1 || dls[0].MessageID != id || dls[0].Attempts != cfg.MaxAttempts {
+		t.Fatalf("dead letters %+v, want %s at attempt %d", dls, id, cfg.MaxAttempts)
+	}
+	if want := "40001"; !contains(dls[0].Reason, want) {
+		t.Errorf("reason %q does not mention %s", dls[0].Reason, want)
+	}
+}
+
+func TestUndecodablePayloadDeadLetters(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := uuid.NewString()
+	m := nats.NewMsg(f.top.IngestSubject("orders"))
+	m.Data = []byte("this is not an envelope")
+	m.Header.Set(wire.HeaderMsgID, id)
+	if _, err := f.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	f.start(f.config(), newTestHandler())
+
+	r := f.waitTerminal(id)
+	if r.Status != statusstore.Failed {
+		t.Fatalf("record %+v, want failed", r)
+	}
+	if pr := f.pgStatus(id); pr.Status != statusstore.Failed {
+		t.Errorf("message_status %s, want failed", pr.Status)
+	}
+	dls := f.deadLetters()
+	if len(dls) != 1 || dls[0].MessageID != id || string(dls[0].Data) != string(m.Data) {
+		t.Fatalf("dead letters %+v, want the raw payload of %s", dls, id)
+	}
+	if !contains(dls[0].Reason, "invalid envelope") {
+		t.Errorf("reason %q", dls[0].Reason)
+	}
+}
+
+func TestCrashBetweenCommitAndAck(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	id := f.publish(testBody{N: 7})
+
+	cfg := f.config()
+	var first *Worker
+	crashed := make(chan struct{})
+	var once sync.Once
+	cfg.afterCommit = func() bool {
+		abandon := false
+		once.Do(func() {
+			abandon = true
+			go func() {
+				_ = first.Stop(context.Background())
+				close(crashed)
+			}()
+		})
+		return abandon
+	}
+	first = f.start(cfg, h)
+	<-crashed
+	if n := f.rows(id); n != 1 {
+		t.Fatalf("after the commit: %d rows, want 1", n)
+	}
+
+	f.start(f.config(), h) // a fresh worker; the message is redelivered after AckWait
+	r := f.waitTerminal(id)
+	if r.Status != statusstore.Completed {
+		t.Fatalf("record %+v, want completed", r)
+	}
+	if n := f.rows(id); n != 1 {
+		t.Errorf("%d rows, want 1", n)
+	}
+	if got := h.callsOf(id); got != 1 {
+		t.Errorf("handler called %d times, want 1", got)
+	}
+	waitAcked(t, f)
+}
+
+// waitAcked waits until the consumer has nothing pending or unacknowledged.
+func waitAcked(t *testing.T, f *fixture) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := f.js.Consumer(context.Background(), f.top.Stream, DefaultConsumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer still has %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRedriveCompletesAfterFix(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	id := f.publish(testBody{N: 3})
+	h.reject[id] = true
+	f.start(f.config(), h)
+	if r := f.waitTerminal(id); r.Status != statusstore.Failed {
+		t.Fatalf("record %+v, want failed", r)
+	}
+	dls := f.deadLetters()
+	if len(dls) != 1 || !contains(dls[0].Reason, "rejected") {
+		t.Fatalf("dead letters %+v", dls)
+	}
+
+	h.mu.Lock()
+	delete(h.reject, id)
+	h.mu.Unlock()
+	out, err := Redrive(context.Background(), f.js, f.top, Stores{KV: f.kv, Postgres: f.pg}, []string{id}, false)
+	if err != nil || len(out) != 1 || out[0].Outcome != "redriven" || out[0].Err != nil {
+		t.Fatalf("redrive: %+v, %v", out, err)
+	}
+	r := f.waitTerminal(id)
+	want := []statusstore.State{statusstore.Accepted, statusstore.Processing, statusstore.Failed,
+		statusstore.Accepted, statusstore.Processing, statusstore.Completed}
+	if r.Status != statusstore.Completed || !sameStates(statuses(r), want...) || r.Attempts != 2 {
+		t.Fatalf("record %s at attempt %d, history %v; want completed at 2, history %v", r.Status, r.Attempts, statuses(r), want)
+	}
+	if pr := f.pgStatus(id); pr.Status != statusstore.Completed {
+		t.Errorf("message_status %s, want completed", pr.Status)
+	}
+	if n := f.rows(id); n != 1 {
+		t.Errorf("%d rows, want 1", n)
+	}
+	if dls := f.deadLetters(); len(dls) != 0 {
+		t.Errorf("DLQ still holds %+v", dls)
+	}
+	// Running it again finds nothing to do.
+	if out, err := Redrive(context.Background(), f.js, f.top, Stores{KV: f.kv}, nil, true); err != nil || len(out) != 0 {
+		t.Errorf("second redrive: %+v, %v", out, err)
+	}
+}
+
+func TestConcurrentWorkersNeverRegress(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	h.perMessage = true
+	const n = 300
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.publish(testBody{N: i})
+		if i%7 == 0 {
+			h.failTransient[ids[i]] = 1
+		}
+	}
+	cfg := f.config()
+	cfg.BatchSize = 10
+	for range 3 {
+		f.start(cfg, h)
+	}
+	for _, id := range ids {
+		r := f.waitTerminal(id)
+		if r.Status != statusstore.Completed {
+			t.Errorf("%s: %s (%s), want completed", id, r.Status, r.Error)
+			continue
+		}
+		if err := replay(r); err != nil {
+			t.Errorf("%s: history %v out of order: %v", id, r.History, err)
+		}
+	}
+	var rows, distinct int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT message_id) FROM items`).Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || distinct != n {
+		t.Errorf("%d rows for %d messages, want %d", rows, distinct, n)
+	}
+	var completed int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM message_status WHERE status = 'completed'`).Scan(&completed); err != nil {
+		t.Fatal(err)
+	}
+	if completed != n {
+		t.Errorf("%d completed message_status rows, want %d", completed, n)
+	}
+}
+
+// replay checks that a record's history is a sequence of allowed
+// transitions from accepted.
+func replay(r statusstore.Record) error {
+	if len(r.History) == 0 || r.History[0].Status != statusstore.Accepted {
+		return errors.New("does not start at accepted")
+	}
+	cur := statusstore.Record{Status: statusstore.Accepted}
+	for _, e := range r.History[1:] {
+		next, err := statusstore.Apply(cur, statusstore.Change{To: e.Status, At: e.At, Attempt: e.Attempt, Error: e.Error})
+		if err != nil {
+			return err
+		}
+		cur = next
+	}
+	return nil
+}
+
+func TestGracefulStopFinishesBatch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	release := make(chan struct{})
+	h.block, h.entered = release, make(chan struct{})
+	id := f.publish(testBody{N: 5})
+	w := f.start(f.config(), h)
+
+	<-h.entered
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- w.Stop(ctx)
+	}()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while the batch was in hand", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if n := f.rows(id); n != 1 {
+		t.Fatalf("%d rows after Stop, want 1", n)
+	}
+	if r := f.pgStatus(id); r.Status != statusstore.Completed {
+		t.Errorf("message_status %s after Stop, want completed", r.Status)
+	}
+	if r, err := f.kv.Get(context.Background(), id); err != nil || r.Status != statusstore.Completed {
+		t.Errorf("KV record %+v (%v) after Stop, want completed: Stop flushes status writes", r, err)
+	}
+	waitAcked(t, f)
+}
+
+func contains(s, sub string) bool {
+	return strings.Contains(s, sub)
+}
