@@ -275,3 +275,37 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// composeTarget returns a client for the running compose stack named by
+// NOMNOM_E2E_GATEWAY_URL, and its database URL (NOMNOM_E2E_DATABASE_URL,
+// optional), or skips the test when no stack is named.
+func composeTarget(t *testing.T) (*client, string) {
+	t.Helper()
+	gw := os.Getenv("NOMNOM_E2E_GATEWAY_URL")
+	if gw == "" {
+		t.Skip("e2e: NOMNOM_E2E_GATEWAY_URL is not set; run `docker compose up -d` and `make e2e-compose`")
+	}
+	return newClient(gw), os.Getenv("NOMNOM_E2E_DATABASE_URL")
+}
+
+// TestComposeHealth checks that the stack's gateway is up with every
+// dependency.
+func TestComposeHealth(t *testing.T) {
+	t.Parallel()
+	c, _ := composeTarget(t)
+	a, h, err := c.health()
+	if err != nil || a.code != 200 || h["status"] != "ok" {
+		t.Fatalf("GET /health: %s (%v)", a, err)
+	}
+	m, err := c.do("GET", "/metrics", "", nil)
+	if err != nil || m.code != 200 || !strings.Contains(string(m.body), "nomnom_") {
+		t.Fatalf("GET /metrics: %d (%v)", m.code, err)
+	}
+}
+
+// TestComposeExampleData is TestExampleData against the compose stack.
+func TestComposeExampleData(t *testing.T) {
+	t.Parallel()
+	c, dbURL := composeTarget(t)
+	exampleData(t, "compose example data", c, dbURL)
+}

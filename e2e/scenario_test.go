@@ -30,7 +30,12 @@ func (c tally) log(t testing.TB, scenario string) {
 func settle(t testing.TB, scenario string, c *client, dbURL string, ids []string, orders []order) map[string]record {
 	t.Helper()
 	recs := c.awaitTerminal(t, ids, completionDeadline)
-	rc := checkRows(t, dbURL, orders)
+	var rc rowCheck
+	if dbURL != "" {
+		rc = checkRows(t, dbURL, orders)
+	} else {
+		t.Logf("e2e: %s: no database URL; rows not checked", scenario)
+	}
 	var tl tally
 	tl.sent = len(ids)
 	var bad []string
@@ -151,11 +156,17 @@ func waitFor(t testing.TB, what string, deadline time.Duration, cond func() bool
 func TestExampleData(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
+	exampleData(t, "example data", s.client, s.dbURL)
+}
+
+// exampleData is TestExampleData against any deployment.
+func exampleData(t *testing.T, scenario string, c *client, dbURL string) {
+	t.Helper()
 	orders := loadOrders(t)
 	half := len(orders) / 2
-	ids := postOneByOne(t, s.client, orders[:half])
-	ids = append(ids, postBatches(t, s.client, orders[half:], 50)...)
-	recs := settle(t, "example data", s.client, s.dbURL, ids, orders)
+	ids := postOneByOne(t, c, orders[:half])
+	ids = append(ids, postBatches(t, c, orders[half:], 50)...)
+	recs := settle(t, scenario, c, dbURL, ids, orders)
 	checkHistories(t, recs)
 }
 
