@@ -25,6 +25,7 @@ type command struct {
 var commands = map[string]command{
 	"gateway":  {"run the HTTP ingest gateway", runGateway},
 	"migrate":  {"apply the platform migrations: migrate up|down|version", runMigrate},
+	"bench":    {"load-test a running gateway", runBench},
 	"dlq":      {"inspect and redrive dead-lettered messages: dlq list|redrive", runDLQ},
 	"generate": {"generate a worker from entity definitions", runGenerate},
 	"validate": {"check entity definitions without generating", runValidate},
