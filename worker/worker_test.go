@@ -37,7 +37,7 @@ type testHandler struct {
 	calls         map[string]int // handler calls per message_id
 	failTransient map[string]int // message_id -> transient failures left
 	reject        map[string]bool
-	perMessage    bool // transient failures as a message's Result, not the batch's error
+	perMessage    bool          // transient failures as a message's Result, not the batch's error
 	block         chan struct{} // when set, Handle signals entered and waits
 	entered       chan struct{}
 }
@@ -381,13 +381,14 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 
 	cfg := f.config()
 	var first *Worker
-	crashed := make(chan struct{})
+	ready, crashed := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	cfg.afterCommit = func() bool {
 		abandon := false
 		once.Do(func() {
 			abandon = true
 			go func() {
+				<-ready
 				_ = first.Stop(context.Background())
 				close(crashed)
 			}()
@@ -395,6 +396,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 		return abandon
 	}
 	first = f.start(cfg, h)
+	close(ready)
 	<-crashed
 	if n := f.rows(id); n != 1 {
 		t.Fatalf("after the commit: %d rows, want 1", n)
