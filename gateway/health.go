@@ -30,7 +30,7 @@ type check struct {
 	Messages uint64 `json:"messages,omitempty"`
 }
 
-func ok(c check) check        { c.Status = "ok"; return c }
+func up(c check) check        { c.Status = "ok"; return c }
 func down(err error) check    { return check{Status: "unavailable", Error: err.Error()} }
 func (c check) healthy() bool { return c.Status == "ok" }
 
@@ -60,7 +60,7 @@ func (s *Server) checkNATS() check {
 	if !s.nc.IsConnected() {
 		return check{Status: "unavailable", State: state, Error: "not connected"}
 	}
-	return ok(check{State: state})
+	return up(check{State: state})
 }
 
 func (s *Server) checkStream(ctx context.Context) check {
@@ -79,7 +79,7 @@ func (s *Server) checkStream(ctx context.Context) check {
 		}
 		return down(err)
 	}
-	return ok(check{Stream: s.cfg.Topology.Stream, Messages: stream.CachedInfo().State.Msgs})
+	return up(check{Stream: s.cfg.Topology.Stream, Messages: stream.CachedInfo().State.Msgs})
 }
 
 func (s *Server) checkDatabase(ctx context.Context) check {
@@ -88,5 +88,5 @@ func (s *Server) checkDatabase(ctx context.Context) check {
 	if err := s.cfg.Database.Ping(ctx); err != nil {
 		return down(err)
 	}
-	return ok(check{})
+	return up(check{})
 }
