@@ -10,6 +10,4 @@ import (
 // lands; until then they say so.
 var errNotBuilt = errors.New("not built yet")
 
-func runDLQ(context.Context, []string, io.Writer, io.Writer) error      { return errNotBuilt }
-func runGenerate(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
-func runValidate(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
+func runDLQ(context.Context, []string, io.Writer, io.Writer) error { return errNotBuilt }
