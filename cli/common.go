@@ -60,6 +60,9 @@ func (s *natsSettings) connect(name string, log *slog.Logger) (*nats.Conn, error
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
+		// Fail a publish at once while disconnected instead of buffering it:
+		// the gateway answers 503 for it, so it must not reach the stream later.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("nats disconnected", "err", err)
 		}),
