@@ -37,7 +37,8 @@ type Worker struct {
 	status   *statusWriter
 	server   *http.Server
 
-	startOnce sync.Once
+	mu        sync.Mutex // guards started
+	started   bool
 	stopOnce  sync.Once
 	stopping  chan struct{} // closed by Stop: fetch no more
 	loopDone  chan struct{} // closed when the fetch loop has returned
@@ -82,18 +83,22 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 
 // Start makes sure the streams, the status bucket and the durable consumer
 // exist with their one configuration, then consumes in the background until
-// Stop. ctx bounds only the start itself.
+// Stop. ctx bounds only the start itself. A failed Start (NATS not reachable
+// yet, say) may be called again.
 func (w *Worker) Start(ctx context.Context) error {
-	started := false
-	var err error
-	w.startOnce.Do(func() {
-		started = true
-		err = w.start(ctx)
-	})
-	if !started {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.started:
 		return errors.New("worker: already started")
+	case w.isStopping():
+		return errors.New("worker: stopped")
 	}
-	return err
+	if err := w.start(ctx); err != nil {
+		return err
+	}
+	w.started = true
+	return nil
 }
 
 func (w *Worker) start(ctx context.Context) error {
@@ -140,7 +145,12 @@ func (w *Worker) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w.startOnce.Do(func() { close(w.loopDone) }) // never started
+		w.mu.Lock()
+		if !w.started {
+			close(w.loopDone)
+			w.started = true // and never will be
+		}
+		w.mu.Unlock()
 		<-w.loopDone
 		if w.status != nil {
 			w.status.close()

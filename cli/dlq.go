@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+	"github.com/nomnom-io/nomnom/worker"
+)
+
+const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [flags]
+       %[1]s dlq redrive (--id MESSAGE_ID ... | --all) [flags]
+
+  list     show dead-lettered messages, oldest first
+  redrive  move them back to accepted and republish them to the main stream;
+           with DATABASE_URL the message_status rows are moved back too
+
+flags:
+`
+
+// runDLQ is `nomnom dlq`.
+func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dlqCommand(ctx, "nomnom", args, stdout, stderr)
+}
+
+// dlqCommand is the dlq subcommand of nomnom and of every worker binary.
+func dlqCommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	var (
+		s           natsSettings
+		databaseURL string
+		limit       int
+		asJSON, all bool
+		ids         []string
+	)
+	f := newFlags(name + " dlq")
+	s.define(f)
+	f.String(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; when set, redrive updates message_status too")
+	f.IntVar(&limit, "limit", 100, "list: at most N messages (0: all)")
+	f.BoolVar(&asJSON, "json", false, "list: print JSON")
+	f.BoolVar(&all, "all", false, "redrive: every dead-lettered message")
+	f.Func("id", "redrive: a message_id (repeatable)", func(v string) error {
+		ids = append(ids, v)
+		return nil
+	})
+	f.SetOutput(stderrOr(stderr))
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), dlqUsage, name)
+		f.PrintDefaults()
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		f.Usage()
+		return errUsage
+	}
+	op := args[0]
+	if err := f.parse(args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case op != "list" && op != "redrive", f.NArg() > 0:
+		f.Usage()
+		return errUsage
+	case op == "redrive" && all == (len(ids) > 0):
+		return errors.New("redrive: give --id MESSAGE_ID (repeatable) or --all, not both")
+	}
+	log, err := s.logger(stderrOr(stderr))
+	if err != nil {
+		return err
+	}
+	nc, err := s.connect(name+"-dlq", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := waitConnected(ctx, nc, 10*time.Second); err != nil {
+		return fmt.Errorf("NATS at %s: %w", redactURLs(s.urls), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if op == "list" {
+		return dlqList(ctx, js, s.topology, limit, asJSON, stdout)
+	}
+	return dlqRedrive(ctx, js, s.topology, databaseURL, ids, all, stdout)
+}
+
+func waitConnected(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for nc.Status() != nats.CONNECTED {
+		if time.Now().After(deadline) {
+			return errors.New("not reachable")
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+func dlqList(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int, asJSON bool, stdout io.Writer) error {
+	dls, err := worker.List(ctx, js, top, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if dls == nil {
+			dls = []worker.DeadLetter{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(dls)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tMESSAGE_ID\tENTITY\tATTEMPTS\tFAILED_AT\tREASON")
+	for _, d := range dls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Sequence, orDash(d.MessageID), orDash(d.EntityType),
+			d.Attempts, d.FailedAt.Format(time.RFC3339), d.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d message(s)\n", len(dls))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dlqRedrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, databaseURL string, ids []string, all bool, stdout io.Writer) error {
+	kv, err := wire.Ensure(ctx, js, top)
+	if err != nil {
+		return err
+	}
+	stores := worker.Stores{KV: statusstore.NewKV(kv)}
+	if databaseURL != "" {
+		pool, err := pgxpool.New(ctx, databaseURL)
+		if err != nil {
+			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
+		}
+		defer pool.Close()
+		stores.Postgres = statusstore.NewPostgres(pool)
+	}
+	out, err := worker.Redrive(ctx, js, top, stores, ids, all)
+	failed := 0
+	for _, r := range out {
+		line := fmt.Sprintf("%s\t%s\tseq %d", r.Outcome, orDash(r.MessageID), r.Sequence)
+		if r.Err != nil {
+			failed++
+			line += "\t" + redactErr(r.Err, databaseURL)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if err != nil {
+		return err
+	}
+	found := map[string]bool{}
+	for _, r := range out {
+		found[r.MessageID] = true
+	}
+	for _, id := range ids {
+		if !found[strings.ToLower(id)] {
+			fmt.Fprintf(stdout, "not found\t%s\n", id)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d message(s) not redriven", failed)
+	}
+	fmt.Fprintf(stdout, "%d message(s) redriven\n", len(out))
+	return nil
+}
