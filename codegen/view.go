@@ -22,7 +22,7 @@ type view struct {
 	Roots      []*ventity
 	Tables     []*ventity // persisted entities, parents first
 	Rules      []vrule
-	Args       []vargs
+	Args       []vargs // constants and transform args, as package variables
 	GoFuncs    []string // Go transforms the user writes
 	NeedTime   bool     // models use time.Time
 	NeedJSON   bool     // models use json.RawMessage
@@ -206,7 +206,9 @@ func (v *view) field(e *ventity, f *Field) *vfield {
 	case s.CopyFrom != nil:
 		vf.Decode = fmt.Sprintf("r.%s = anc%s.%s", vf.GoName, s.CopyFrom.Entity, goName(s.CopyFrom.Field))
 	case s.Constant != nil:
-		vf.Decode = set(fmt.Sprintf("rt.MustJSON(%s)", strconv.Quote(jsonLiteral(f, s.Constant))), "true", fmt.Sprintf("rt.At(base, %q)", f.Name))
+		name := "const" + e.Name + vf.GoName
+		v.Args = append(v.Args, vargs{Var: name, Body: fmt.Sprintf("rt.MustJSON(%s)", strconv.Quote(jsonLiteral(f, s.Constant)))})
+		vf.Decode = set(name, "true", fmt.Sprintf("rt.At(base, %q)", f.Name))
 	case s.Transform != nil:
 		t := s.Transform
 		fn := "rt." + goName(t.Name)
