@@ -1,0 +1,69 @@
+// Package worker is the generic consumer runtime of nomnom: it takes
+// envelopes from the main stream, hands them in batches to a Handler (the
+// generated code) inside one PostgreSQL transaction, records each message's
+// status, and dead-letters the messages that cannot succeed. It owns the
+// delivery and failure rules; it must never know an entity.
+//
+// # Lifecycle of a batch
+//
+// The worker fetches up to BatchSize messages (waiting at most BatchWait)
+// from a durable pull consumer with explicit acks, shared by every worker of
+// the deployment. For the batch it:
+//
+//  1. decodes the envelopes; a payload that is not an envelope fails at once
+//     (its status too, when its Nats-Msg-Id is a message_id);
+//  2. marks each message processing in KV (asynchronously);
+//  3. opens one transaction and claims the messages' message_status rows
+//     (insert if missing, then SELECT … FOR UPDATE). A message whose row is
+//     already completed is only acknowledged: this is what makes a
+//     redelivery after a crash between commit and ack harmless;
+//  4. calls Handler.Handle with the others. A per-message permanent error
+//     fails that message; a per-message transient error retries it. A
+//     batch-level error rolls back: transient → every message is retried;
+//     otherwise the batch is split in halves, each in its own transaction,
+//     until the message that causes it is alone and failed;
+//  5. writes the final message_status rows in the same transaction and
+//     commits;
+//  6. publishes the dead-letter copies of failed messages and waits for
+//     JetStream to store them before terminating the originals, acks the
+//     written ones, and NAKs the retried ones with their back-off;
+//  7. sends the final statuses to KV, pipelined over KVConcurrency
+//     goroutines sharded by message_id (KV may trail; message_status is
+//     authoritative).
+//
+// Attempts: the attempt of a delivery is retry_count + the delivery count,
+// so it keeps growing across redrives. MaxAttempts bounds the deliveries of
+// one stream message: a redriven message gets a full budget again.
+// Transient errors are PostgreSQL unreachable or restarting (08xxx,
+// 57P01-03), serialization failure and deadlock (40001, 40P01), lock not
+// available, query cancelled, insufficient resources (53xxx), timeouts and
+// closed connections (see IsTransient). While PostgreSQL is unreachable the
+// worker NAKs the batch in hand and stops fetching until it answers again, so
+// an outage costs each message one attempt; while NATS is down the
+// connection reconnects and the loop carries on.
+//
+// Stop stops fetching, finishes the batch in hand, flushes the KV writes and
+// returns; when its context ends first the batch is abandoned unacknowledged
+// and JetStream redelivers it after AckWait.
+//
+// # Dead letters
+//
+// A failed message is copied to <prefix>.dlq.<entity> on the DLQ stream with
+// its payload unchanged and the headers Nomnom-Dlq-Reason, -Attempts,
+// -Failed-At and -Message-Id; its Nats-Msg-Id is "<message_id>:dlq:<retry_count>"
+// so the copy re-published by a redelivery is stored once. List reads the
+// DLQ stream; Redrive moves the status record(s) from failed back to
+// accepted, republishes the envelope with retry_count = attempts so far and
+// Nats-Msg-Id "<message_id>:r<retry_count>", waits for the ack, and deletes
+// the copy. Every step can be repeated, so an interrupted redrive is rerun.
+//
+// # Operations
+//
+// OpsHandler serves /healthz (503 with the reason when NATS is disconnected
+// or PostgreSQL unreachable) and /metrics: nomnom_worker_batches_total,
+// nomnom_worker_messages_total{outcome}, nomnom_worker_batch_duration_seconds,
+// nomnom_worker_message_latency_seconds, nomnom_worker_redeliveries_total,
+// nomnom_worker_consumer_pending_messages,
+// nomnom_worker_consumer_ack_pending_messages and
+// nomnom_worker_kv_write_errors_total. Start serves them on MetricsAddr.
+package worker
