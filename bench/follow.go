@@ -26,6 +26,7 @@ type follower struct {
 	failed    atomic.Int64
 	mu        sync.Mutex
 	hist      *Histogram
+	rows      int64
 	first     time.Time // earliest received_at of a completed record
 	last      time.Time // latest completed_at
 }
@@ -67,12 +68,14 @@ func (f *follower) wait() *E2E {
 		Completed: f.completed.Load(),
 		Failed:    f.failed.Load(),
 		Latency:   f.hist.Summary(),
+		Rows:      f.rows,
 	}
 	e.Lost = f.queue.pushed() - e.Completed - e.Failed
 	if e.Completed > 0 {
 		e.Span = f.last.Sub(f.first)
 		if s := e.Span.Seconds(); s > 0 {
 			e.PerSec = float64(e.Completed) / s
+			e.RowsPerSec = float64(e.Rows) / s
 		}
 	}
 	return e
@@ -80,9 +83,10 @@ func (f *follower) wait() *E2E {
 
 // statusRecord is the part of a status record a reader needs.
 type statusRecord struct {
-	Status      string     `json:"status"`
-	ReceivedAt  time.Time  `json:"received_at"`
-	CompletedAt *time.Time `json:"completed_at"`
+	Status      string         `json:"status"`
+	ReceivedAt  time.Time      `json:"received_at"`
+	CompletedAt *time.Time     `json:"completed_at"`
+	Entities    map[string]int `json:"entities"`
 }
 
 // read is one reader's loop. A message not terminal when its long poll
@@ -145,6 +149,9 @@ func (f *follower) complete(rec statusRecord) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hist.Record(rec.CompletedAt.Sub(rec.ReceivedAt))
+	for _, n := range rec.Entities {
+		f.rows += int64(n)
+	}
 	if f.first.IsZero() || rec.ReceivedAt.Before(f.first) {
 		f.first = rec.ReceivedAt
 	}

@@ -57,6 +57,10 @@ type E2E struct {
 	// PerSec is Completed over it: the rate the whole pipeline sustained.
 	Span   time.Duration `json:"-"`
 	PerSec float64       `json:"completed_per_s"`
+	// Rows sums the entity rows the completed records say were written, and
+	// RowsPerSec is Rows over Span: the workers' write rate.
+	Rows       int64   `json:"rows"`
+	RowsPerSec float64 `json:"rows_per_s"`
 }
 
 // Report is the outcome of a run.
@@ -124,7 +128,7 @@ var csvHeader = []string{
 	"mode", "url", "concurrency", "rate", "batch_size", "body_bytes", "duration_s",
 	"requests", "sent", "accepted", "rejected", "errors", "msgs_per_s", "requests_per_s",
 	"p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-	"e2e_completed", "e2e_failed", "e2e_lost", "e2e_per_s",
+	"e2e_completed", "e2e_failed", "e2e_lost", "e2e_per_s", "e2e_rows", "e2e_rows_per_s",
 	"e2e_p50_ms", "e2e_p90_ms", "e2e_p99_ms", "e2e_p999_ms", "e2e_max_ms",
 }
 
@@ -144,10 +148,10 @@ func (r Report) WriteCSV(w io.Writer, header bool) error {
 		f(ms(r.Latency.P50)), f(ms(r.Latency.P90)), f(ms(r.Latency.P99)), f(ms(r.Latency.P999)), f(ms(r.Latency.Max)),
 	}
 	if e := r.E2E; e != nil {
-		row = append(row, i(e.Completed), i(e.Failed), i(e.Lost), f(e.PerSec),
+		row = append(row, i(e.Completed), i(e.Failed), i(e.Lost), f(e.PerSec), i(e.Rows), f(e.RowsPerSec),
 			f(ms(e.Latency.P50)), f(ms(e.Latency.P90)), f(ms(e.Latency.P99)), f(ms(e.Latency.P999)), f(ms(e.Latency.Max)))
 	} else {
-		row = append(row, make([]string, 9)...)
+		row = append(row, make([]string, 11)...)
 	}
 	_ = cw.Write(row)
 	cw.Flush()
@@ -182,6 +186,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if e := r.E2E; e != nil {
 		fmt.Fprintf(&b, "  end to end: %d completed, %d failed, %d lost; %.0f completed/s over %s\n",
 			e.Completed, e.Failed, e.Lost, e.PerSec, e.Span.Round(time.Millisecond))
+		fmt.Fprintf(&b, "  entity rows written: %d, %.0f rows/s\n", e.Rows, e.RowsPerSec)
 		fmt.Fprintf(&b, "  accepted→completed %s\n", e.Latency.text())
 	}
 	_, err := io.WriteString(w, b.String())

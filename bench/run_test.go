@@ -256,6 +256,7 @@ func e2eServer(t *testing.T) *httptest.Server {
 		default:
 			rec["status"] = "completed"
 			rec["completed_at"] = received.Add(5 * time.Millisecond)
+			rec["entities"] = map[string]int{"orders": 1, "order_line_items": 3}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(rec)
@@ -323,6 +324,9 @@ func TestRunEndToEndFollowsEveryMessage(t *testing.T) {
 			if e.Span != wantSpan {
 				t.Errorf("span = %v, want %v", e.Span, wantSpan)
 			}
+			if e.Rows != 4*wantCompleted || e.RowsPerSec != float64(e.Rows)/wantSpan.Seconds() {
+				t.Errorf("rows %d at %v/s, want 4 per completed message over the span", e.Rows, e.RowsPerSec)
+			}
 		})
 	}
 }
@@ -374,7 +378,7 @@ func TestReportJSONAndCSV(t *testing.T) {
 	for i, name := range rows[0] {
 		col[name] = rows[1][i]
 	}
-	if col["mode"] != "e2e" || col["accepted"] != "20" || col["e2e_completed"] != "18" || col["e2e_p50_ms"] != "5.000" {
+	if col["mode"] != "e2e" || col["accepted"] != "20" || col["e2e_completed"] != "18" || col["e2e_p50_ms"] != "5.000" || col["e2e_rows"] != "72" {
 		t.Errorf("CSV row = %v", col)
 	}
 

@@ -43,6 +43,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		cfg         bench.Config
 		mode, file  string
+		save        string
 		asJSON, csv bool
 	)
 	f := newFlags("bench")
@@ -62,6 +63,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.DurationVar(&cfg.FollowTimeout, "follow-timeout", bench.DefaultFollowTimeout, "e2e: how long to wait for messages still in flight after posting")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&csv, "csv", false, "print the report as CSV (header and one row)")
+	f.StringVar(&save, "save", "", "also write the report as JSON to this file")
 	f.Usage = func() {
 		fmt.Fprintln(f.Output(), benchUsage)
 		f.PrintDefaults()
@@ -93,6 +95,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := printReport(stdout, rep, asJSON, csv); err != nil {
 		return err
+	}
+	if save != "" {
+		if err := saveReport(save, rep); err != nil {
+			return err
+		}
 	}
 	if rep.Accepted == 0 && rep.Sent > 0 {
 		return fmt.Errorf("the gateway accepted no message (errors by status: %v)", rep.Errors)
@@ -127,6 +134,17 @@ func printReport(w io.Writer, rep bench.Report, asJSON, csv bool) error {
 	default:
 		return rep.WriteText(w)
 	}
+}
+
+func saveReport(path string, rep bench.Report) error {
+	b, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	return nil
 }
 
 // runBaselineHTTP serves bench.BaselineHandler until ctx ends, printing its
