@@ -507,10 +507,12 @@ func checkWorkerProbes(t *testing.T, c corev1.Container) {
 	if got := envValue(t, c, "METRICS_ADDR"); got != fmt.Sprintf(":%d", port) {
 		t.Errorf("METRICS_ADDR=%s but the metrics port is %d", got, port)
 	}
-	for name, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "metrics" {
-			t.Errorf("worker %s probe %+v, want GET /healthz on metrics", name, p)
-		}
+	// /healthz fails while NATS or PostgreSQL is down: readiness only.
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker readiness probe %+v, want GET /healthz on metrics", p)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker liveness probe %+v, want GET /metrics on metrics", p)
 	}
 	if len(c.Args) == 0 || c.Args[0] != "run" {
 		t.Errorf("worker args %v, want run", c.Args)
@@ -808,6 +810,56 @@ func TestLint(t *testing.T) {
 		}
 		if res.TotalChartsLinted != 1 {
 			t.Errorf("linted %d charts", res.TotalChartsLinted)
+		}
+	}
+}
+
+// TestNATSDependency: the official NATS chart is declared as an optional
+// dependency, off by default, and turning it on points every process and the
+// scaler at the subchart's services (whose names follow the NATS chart's
+// fullname rule).
+func TestNATSDependency(t *testing.T) {
+	t.Parallel()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, d := range ch.Metadata.Dependencies {
+		if d.Name == "nats" {
+			found = true
+			if d.Repository != "https://nats-io.github.io/k8s/helm/charts/" || d.Condition != "nats.enabled" {
+				t.Errorf("nats dependency %+v", d)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("Chart.yaml does not declare the nats dependency")
+	}
+	if on, _ := ch.Values["nats"].(map[string]any)["enabled"].(bool); on {
+		t.Error("nats.enabled defaults to true; the subchart is not vendored")
+	}
+	tests := []struct {
+		release, wantURL, wantMon string
+	}{
+		{releaseName, "nats://prod-nats.ingest.svc.cluster.local:4222", "prod-nats-headless.ingest.svc.cluster.local:8222"},
+		{"nats", "nats://nats.ingest.svc.cluster.local:4222", "nats-headless.ingest.svc.cluster.local:8222"},
+	}
+	for _, tt := range tests {
+		vals := renderValues(t, renderOpts{set: append([]string{"nats.enabled=true"}, minimal...)})
+		inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+		inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
+		inst.ReleaseName, inst.Namespace, inst.KubeVersion = tt.release, namespace, kube131
+		inst.APIVersions = chartutil.VersionSet{kedaAPI}
+		rel, err := inst.Run(ch, vals)
+		if err != nil {
+			t.Fatalf("release %s: %v", tt.release, err)
+		}
+		if !strings.Contains(rel.Manifest, `value: "`+tt.wantURL+`"`) {
+			t.Errorf("release %s: NATS_URL is not %s", tt.release, tt.wantURL)
+		}
+		if !strings.Contains(rel.Manifest, `natsServerMonitoringEndpoint: "`+tt.wantMon+`"`) {
+			t.Errorf("release %s: monitoring endpoint is not %s", tt.release, tt.wantMon)
 		}
 	}
 }

@@ -47,10 +47,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) -}}
 {{- end -}}
 
+{{/* Service name of the NATS subchart, mirroring its own fullname rule. */}}
+{{- define "nomnom.natsFullname" -}}
+{{- if .Values.nats.fullnameOverride -}}
+{{- .Values.nats.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains "nats" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-nats" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* NATS_URL: the subchart's client service, or nats.url. */}}
 {{- define "nomnom.natsURL" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "nats://%s-nats.%s.svc.cluster.local:4222" .Release.Name .Release.Namespace -}}
+{{- printf "nats://%s.%s.svc.cluster.local:4222" (include "nomnom.natsFullname" .) .Release.Namespace -}}
 {{- else -}}
 {{- required "nats.url is required when nats.enabled=false" .Values.nats.url -}}
 {{- end -}}
@@ -59,7 +70,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* host:port KEDA polls for consumer lag. */}}
 {{- define "nomnom.natsMonitoringEndpoint" -}}
 {{- if .Values.nats.enabled -}}
-{{- printf "%s-nats-headless.%s.svc.cluster.local:8222" .Release.Name .Release.Namespace -}}
+{{- printf "%s-headless.%s.svc.cluster.local:8222" (include "nomnom.natsFullname" .) .Release.Namespace -}}
 {{- else -}}
 {{- required "nats.monitoringEndpoint is required for the KEDA scaler" .Values.nats.monitoringEndpoint -}}
 {{- end -}}
