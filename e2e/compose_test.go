@@ -42,32 +42,40 @@ func loadCompose(t *testing.T) *types.Project {
 var envNameRe = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)\)`)
 
 // commandEnv asks a built binary which environment variables a command
-// reads: every flag's help ends with "(env NAME)". An unknown command lists
-// none, and fails the test.
+// reads: every flag's help ends with "(env NAME)". A command the binary does
+// not have fails the test.
 func commandEnv(t *testing.T, command []string) map[string]bool {
 	t.Helper()
 	if len(command) < 2 {
 		t.Fatalf("command %q: want a binary and a subcommand", command)
 	}
 	path := bin(t, command[0])
-	// "migrate up -h" and "migrate -h -- up" style parsers both list the
-	// subcommand's flags for one of these.
-	tries := [][]string{append(slices.Clone(command[1:]), "-h"), {command[1], "-h"}}
-	for _, args := range tries {
+	help := func(args ...string) string {
 		out, _ := exec.Command(path, args...).CombinedOutput() // -h exits 0 or 2
-		if strings.Contains(string(out), "unknown command") {
-			t.Fatalf("%s %s: not a command of %s:\n%s", command[0], strings.Join(args, " "), command[0], out)
-		}
-		names := map[string]bool{}
-		for _, m := range envNameRe.FindAllStringSubmatch(string(out), -1) {
-			names[m[1]] = true
-		}
-		if len(names) > 0 {
-			return names
+		return string(out)
+	}
+	out := help(append(slices.Clone(command[1:]), "-h")...)
+	if strings.Contains(out, "unknown") && len(command) > 2 {
+		// An operation after the subcommand ("migrate up"): the
+		// subcommand's own help lists its flags and its operations.
+		out = help(command[1], "-h")
+		for _, op := range command[2:] {
+			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(op) + `\b`).MatchString(out) {
+				t.Fatalf("%s: %q is not an operation of %s %s:\n%s", strings.Join(command, " "), op, command[0], command[1], out)
+			}
 		}
 	}
-	t.Fatalf("%s: its -h lists no flag with (env NAME); is it a real command?", strings.Join(command, " "))
-	return nil
+	if strings.Contains(out, "unknown") {
+		t.Fatalf("%s: not a command of %s:\n%s", strings.Join(command, " "), command[0], out)
+	}
+	names := map[string]bool{}
+	for _, m := range envNameRe.FindAllStringSubmatch(out, -1) {
+		names[m[1]] = true
+	}
+	if len(names) == 0 {
+		t.Fatalf("%s: its -h lists no flag with (env NAME); is it a real command?\n%s", strings.Join(command, " "), out)
+	}
+	return names
 }
 
 func mustService(t *testing.T, p *types.Project, name string) types.ServiceConfig {
