@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -582,4 +585,37 @@ func TestGracefulStopFinishesBatch(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return strings.Contains(s, sub)
+}
+
+func TestOpsHandler(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := f.publish(testBody{N: 1})
+	w := f.start(f.config(), newTestHandler())
+	f.waitTerminal(id)
+	srv := httptest.NewServer(w.OpsHandler())
+	defer srv.Close()
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/metrics": `nomnom_worker_messages_total{outcome="completed"} 1`,
+	} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %q, want 200 with %q", path, resp.StatusCode, body, want)
+		}
+	}
+	f.nc.Close()
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /healthz with NATS closed: %d, want 503", resp.StatusCode)
+	}
 }
