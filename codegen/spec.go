@@ -22,6 +22,9 @@ type Model struct {
 
 // Entity returns the entity named name, or nil.
 func (m *Model) Entity(name string) *Entity {
+	if name == "" {
+		return nil
+	}
 	for _, e := range m.Entities {
 		if e.Name == name {
 			return e
