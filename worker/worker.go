@@ -37,15 +37,15 @@ type Worker struct {
 	status   *statusWriter
 	server   *http.Server
 
-	mu        sync.Mutex // guards started
-	started   bool
-	stopOnce  sync.Once
-	stopping  chan struct{} // closed by Stop: fetch no more
-	loopDone  chan struct{} // closed when the fetch loop has returned
-	stopped   chan struct{} // closed when Stop has finished
-	hardStop  context.CancelFunc
-	work      context.Context // cancelled only by a hard stop
-	bgDone    sync.WaitGroup  // lag poller
+	mu       sync.Mutex // guards started
+	started  bool
+	stopOnce sync.Once
+	stopping chan struct{} // closed by Stop: fetch no more
+	loopDone chan struct{} // closed when the fetch loop has returned
+	stopped  chan struct{} // closed when Stop has finished
+	hardStop context.CancelFunc
+	work     context.Context // cancelled only by a hard stop
+	bgDone   sync.WaitGroup  // lag poller
 }
 
 // New checks the configuration and returns a worker that Start runs. The
