@@ -22,7 +22,7 @@ type view struct {
 	Roots      []*ventity
 	Tables     []*ventity // persisted entities, parents first
 	Rules      []vrule
-	Args       []vargs // constants and transform args, as package variables
+	Args       []vargs  // constants and transform args, as package variables
 	GoFuncs    []string // Go transforms the user writes
 	NeedTime   bool     // models use time.Time
 	NeedJSON   bool     // models use json.RawMessage
