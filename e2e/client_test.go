@@ -180,6 +180,13 @@ func (c *client) status(id string, wait time.Duration) (record, answer, error) {
 // deadline are returned as they are.
 func (c *client) awaitTerminal(t testing.TB, ids []string, deadline time.Duration) map[string]record {
 	t.Helper()
+	return c.await(t, ids, deadline, func(r record) bool { return terminal(r.Status) })
+}
+
+// await waits, within deadline, for every id's record to satisfy done and
+// returns the last record of each.
+func (c *client) await(t testing.TB, ids []string, deadline time.Duration, done func(record) bool) map[string]record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	out := make(map[string]record, len(ids))
@@ -195,7 +202,7 @@ func (c *client) awaitTerminal(t testing.TB, ids []string, deadline time.Duratio
 				r, a, err := c.status(id, 10*time.Second)
 				if err == nil && a.code == http.StatusOK {
 					last = r
-					if terminal(r.Status) {
+					if done(r) {
 						break
 					}
 				} else {

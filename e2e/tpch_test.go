@@ -55,10 +55,15 @@ func loadOrders(t testing.TB) []order {
 	return out
 }
 
-// readNDJSON returns the non-blank lines of an example data file.
+// readNDJSON returns the non-blank lines of an example data file
+// (NOMNOM_E2E_TESTDATA names another directory of such files).
 func readNDJSON(t testing.TB, name string) [][]byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "examples", "tpch", "testdata", name))
+	dir := filepath.Join(repoRoot, "examples", "tpch", "testdata")
+	if d := os.Getenv("NOMNOM_E2E_TESTDATA"); d != "" {
+		dir = d
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatalf("example data: %v", err)
 	}
