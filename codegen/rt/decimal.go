@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -61,10 +62,14 @@ func DecimalOf(e *Errors, l Loc, v any, r *Rules) Decimal {
 	return d
 }
 
+// maxExponent bounds decimal exponents, far beyond any numeric(p,s).
+const maxExponent = 1000
+
 // expand writes a number with an exponent in plain decimal notation.
 func expand(s string) (string, bool) {
 	mant, exp, _ := strings.Cut(strings.ToLower(s), "e")
-	if len(exp) > 5 {
+	// Bound the expansion: a body must not make us write a million digits.
+	if n, err := strconv.Atoi(exp); err != nil || n > maxExponent || n < -maxExponent {
 		return "", false
 	}
 	r, ok := new(big.Rat).SetString(mant + "e" + exp)

@@ -1,0 +1,131 @@
+package rt
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecimalOf(t *testing.T) {
+	t.Parallel()
+	money := &Rules{Precision: 15, Scale: 2, Min: MustRat("0")}
+	cases := []struct {
+		in   any
+		r    *Rules
+		want Decimal
+		err  string
+	}{
+		{json.Number("1234.50"), money, "1234.50", ""},
+		{json.Number("1234.500"), money, "1234.500", ""}, // trailing zeros fit the scale
+		{"0.10", money, "0.10", ""},                       // strings holding decimals are read too
+		{json.Number("1.5e2"), money, "150", ""},
+		{json.Number("12.5e-1"), money, "1.25", ""},
+		{json.Number("1.234"), money, "", "more than 2 decimal places"},
+		{json.Number("12345678901234.5"), money, "", "too many digits for numeric(15,2)"},
+		{json.Number("-1"), money, "", "below minimum 0"},
+		{"abc", money, "", `expected decimal, got "abc"`},
+		{true, money, "", "expected decimal, got boolean"},
+		{json.Number("1e99999"), money, "", "exponent out of range"},
+		{json.Number("99999999999999999999.123456789"), &Rules{}, "99999999999999999999.123456789", ""},
+	}
+	for _, c := range cases {
+		var e Errors
+		got := DecimalOf(&e, At("", "x"), c.in, c.r)
+		err := e.Err("E")
+		if c.err == "" {
+			if err != nil || got != c.want {
+				t.Errorf("%v: got %q, %v; want %q", c.in, got, err, c.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%v: got %v, want error %q", c.in, err, c.err)
+		}
+	}
+}
+
+func TestScalars(t *testing.T) {
+	t.Parallel()
+	var e Errors
+	l := At("line_items[1]", "quantity")
+	if got := Int32(&e, l, json.Number("7"), &Rules{Min: MustRat("1")}); got != 7 || len(e.list) != 0 {
+		t.Fatalf("Int32 = %d, %v", got, e.list)
+	}
+	Int32(&e, l, json.Number("1.5"), &Rules{})
+	Int32(&e, l, json.Number("3000000000"), &Rules{})
+	Int32(&e, l, "2", &Rules{})
+	String(&e, At("", "s"), "toolong", &Rules{MaxLength: 3, Enum: []string{"a"}})
+	Date(&e, At("", "d"), "2024-02-30", &Rules{})
+	if got := Timestamp(&e, At("", "ts"), "2024-02-03T04:05:06.5+02:00", &Rules{}); !got.Equal(time.Date(2024, 2, 3, 2, 5, 6, 5e8, time.UTC)) {
+		t.Errorf("Timestamp = %v", got)
+	}
+	if got := UUID(&e, At("", "u"), "6BA7B810-9DAD-11D1-80B4-00C04FD430C8", &Rules{}); got != "6ba7b810-9dad-11d1-80b4-00c04fd430c8" {
+		t.Errorf("UUID = %q", got)
+	}
+	want := []string{
+		"line_items[1].quantity: expected integer, got 1.5",
+		"line_items[1].quantity: out of range for integer",
+		"line_items[1].quantity: expected integer, got string",
+		"s: longer than 3 characters",
+		"s: must be one of a",
+		`d: expected date (YYYY-MM-DD), got "2024-02-30"`,
+	}
+	if len(e.list) != len(want) {
+		t.Fatalf("errors %v", e.list)
+	}
+	for i, w := range want {
+		if e.list[i].Error() != w {
+			t.Errorf("error %d = %q, want %q", i, e.list[i].Error(), w)
+		}
+	}
+}
+
+func TestRequiredOptionalArray(t *testing.T) {
+	t.Parallel()
+	var e Errors
+	obj, _ := unmarshal([]byte(`{"a":{"b":null},"tags":["x",null,3]}`))
+	v, ok := Lookup(obj, "a.b")
+	Required(&e, v, ok, At("", "a.b"), &Rules{}, String)
+	v, ok = Lookup(obj, "a.c")
+	Required(&e, v, ok, At("", "a.c"), &Rules{}, String)
+	if got := Required(&e, v, ok, At("", "a.c"), &Rules{Default: MustJSON(`"d"`)}, String); got != "d" {
+		t.Errorf("default = %q", got)
+	}
+	if got := Optional(&e, v, ok, At("", "a.c"), &Rules{}, String); got != nil {
+		t.Errorf("optional absent = %v", got)
+	}
+	v, ok = Lookup(obj, "tags")
+	Required(&e, v, ok, At("", "tags"), &Rules{}, Array(String))
+	got := make([]string, len(e.list))
+	for i, fe := range e.list {
+		got[i] = fe.Error()
+	}
+	want := "a.b: must not be null|a.c: required|tags[1]: must not be null|tags[2]: expected string, got number"
+	if strings.Join(got, "|") != want {
+		t.Errorf("errors\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}
+
+func TestTextArray(t *testing.T) {
+	t.Parallel()
+	got := *TextArray([]string{`a"b`, `c\d`, "e,f"}, FormatString)
+	if want := `{"a\"b","c\\d","e,f"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if TextPtr[int64](nil, FormatInt64) != nil {
+		t.Error("nil is not NULL")
+	}
+}
+
+func TestBatchKeepsLastRowOfAKey(t *testing.T) {
+	t.Parallel()
+	b := NewBatch([]*Table{{Name: "t", Columns: 2, Unicity: []int{0}}})
+	s := func(x string) *string { return &x }
+	b.Add(0, []*string{s("1"), s("old")})
+	b.Add(0, []*string{s("2"), s("x")})
+	b.Add(0, []*string{s("1"), s("new")})
+	if b.Len(0) != 2 || *b.rows[0][0][1] != "new" {
+		t.Fatalf("rows %d, first %s", b.Len(0), *b.rows[0][0][1])
+	}
+}
