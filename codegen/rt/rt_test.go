@@ -18,7 +18,7 @@ func TestDecimalOf(t *testing.T) {
 	}{
 		{json.Number("1234.50"), money, "1234.50", ""},
 		{json.Number("1234.500"), money, "1234.500", ""}, // trailing zeros fit the scale
-		{"0.10", money, "0.10", ""},                       // strings holding decimals are read too
+		{"0.10", money, "0.10", ""},                      // strings holding decimals are read too
 		{json.Number("1.5e2"), money, "150", ""},
 		{json.Number("12.5e-1"), money, "1.25", ""},
 		{json.Number("1.234"), money, "", "more than 2 decimal places"},

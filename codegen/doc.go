@@ -1,0 +1,66 @@
+// Package codegen turns entity definitions (YAML, apiVersion nomnom.io/v1)
+// into a worker: a Go package with the entity models, the decoding and
+// validation of message bodies, batched upserts and the handler the worker
+// runtime calls; a main for the worker binary; and golang-migrate files for
+// the entity tables.
+//
+// Load reads and validates a folder of definitions and reports every
+// problem at once as an ErrorList, each error as "file:line: key.path:
+// message". Generate is a pure function from a Model to files (path →
+// bytes), rendered from embedded templates, gofmt-clean and byte-for-byte
+// reproducible; it never touches the disk. The CLI (nomnom generate)
+// writes them and removes the files it generated before that it no longer
+// produces, recognising them by Header.
+//
+// # Definitions
+//
+// One document per entity:
+//
+//	apiVersion: nomnom.io/v1
+//	kind: Entity
+//	metadata: {name: OrderLineItem, description: one line of an order.}
+//	spec:
+//	  type: derived                 # root | derived
+//	  repetition: repeated          # singleton | repeated (implied by the derivation)
+//	  derivation:
+//	    repeatedFor: {entity: Order, field: line_items, itemName: item}
+//	    # or: parent: Order          (a singleton read from the parent's object)
+//	  fields:
+//	    - name: order_key           # snake_case; also the column name
+//	      type: bigint
+//	      source: {copyFrom: {entity: Order, field: order_key}}
+//	    - name: quantity
+//	      type: integer
+//	      constraints: {minimum: 1, maximum: 50}
+//	      source: {field: item.quantity}
+//	  persistence:
+//	    table: order_line_items     # default: snake_case of the name
+//	    unicity: {fields: [order_key, line_number]}
+//	    onConflict: update          # update | ignore
+//
+// Types: string, text, integer (int32), bigint (int64), float (float64),
+// decimal (rt.Decimal, exact text, numeric(p,s)), boolean, date, timestamp
+// (RFC 3339, timestamptz), uuid, json (jsonb), and arrays of scalars
+// written T[] (e.g. integer[]); constraints on an array apply to each
+// element.
+//
+// Sources: none reads the path equal to the field name; field: a.b reads a
+// dotted path in the object the entity is read from (the body for a root,
+// the item for a repeated entity, where itemName alone is the item itself
+// and a leading "itemName." is dropped, the parent's object for a parent
+// singleton); copyFrom copies a field of an ancestor (same type and
+// nullability); constant is a fixed value; transform computes the value
+// from input paths with a built-in (lower, upper, trim, concat with
+// args.separator, coalesce) or a Go function named go:<func>, which the user
+// writes in a non-generated file of the generated package with the type
+// rt.Transform (the generated code refers to it, so the build fails with
+// "undefined: <func>" until it exists).
+//
+// Rules the validator holds to, besides types and required keys:
+// repeatedFor.field is a path in the parent's object; if the parent also
+// declares a field reading that path, the field must be json or an array.
+// A persisted entity needs unicity.fields or primaryKey fields (so replays
+// update rather than duplicate), none of them nullable. Table and column
+// names must be snake_case and not PostgreSQL reserved words (they are
+// never quoted). Derivations may nest to any depth but not loop.
+package codegen
