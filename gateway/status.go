@@ -55,7 +55,8 @@ func (s *Server) visible(ctx context.Context, rec statusstore.Record) bool {
 	return len(s.cfg.APIKeys) == 0 || rec.Tenant == tenantOf(ctx)
 }
 
-// lookup reads a record from KV (b may be nil before the bucket is ensured),
+// lookup reads a record from KV (store may be nil before the bucket is
+// ensured), confirming a miss with the stream leader on a replicated bucket,
 // then from the fallback store. It answers 503 only when a store failed and
 // no other had the record.
 func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (statusstore.Record, bool, *apiError) {
@@ -64,6 +65,11 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 	var failures []error
 	if store != nil && s.nc.IsConnected() {
 		rec, err := store.Get(ctx, id)
+		if errors.Is(err, statusstore.ErrNotFound) && s.cfg.Topology.Replicas > 1 {
+			// A replica that has not applied the create yet may have
+			// answered: confirm the miss with the stream leader (cluster.go).
+			rec, err = s.leaderGet(ctx, id)
+		}
 		if err == nil {
 			return rec, true, nil
 		}
