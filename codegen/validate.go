@@ -129,7 +129,7 @@ func validateDerivation(m *Model, e *Entity, errs *ErrorList) {
 	// The array is read at a path of the parent's object. When the parent
 	// also declares a field reading that path, the field must hold an array.
 	for _, f := range parent.Fields {
-		if f.readPath() == rf.Field && !f.Type.Array && f.Type.Base != "json" {
+		if f.readPath() == rf.Field && f.Type.Base != "" && !f.Type.Array && f.Type.Base != "json" {
 			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s is declared as %s at %s, not an array (declare it json or T[], or leave it undeclared)", parent.Name, rf.Field, f.Type, f.Pos)
 		}
 	}
@@ -364,6 +364,8 @@ func validateCopyFrom(m *Model, e *Entity, f *Field, cf *CopyFrom, p string, err
 	switch {
 	case src == nil:
 		errs.add(cf.Pos, p+".field", "%s has no field %q", cf.Entity, cf.Field)
+	case src.Type.Base == "":
+		// Its unknown type is reported where it is declared.
 	case src.Type != f.Type:
 		errs.add(cf.Pos, p+".field", "%s.%s is %s but this field is %s", cf.Entity, cf.Field, src.Type, f.Type)
 	case src.Constraints.Nullable != f.Constraints.Nullable:
