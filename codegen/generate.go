@@ -50,7 +50,10 @@ func (o *Options) validate() error {
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").ParseFS(templateFS, "templates/*.tmpl"))
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	// oneLine keeps a description inside its Go comment line.
+	"oneLine": func(s string) string { return strings.Join(strings.Fields(s), " ") },
+}).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Generate renders a validated model into files, keyed by their path under
 // the output folder. It is a pure function: the same model and options give

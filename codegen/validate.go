@@ -76,6 +76,21 @@ func validate(m *Model, errs *ErrorList) {
 	}
 }
 
+// takenGoName reports whether a Go transform's name would clash with the
+// generated package's own identifiers or imports.
+func takenGoName(name string) bool {
+	switch name {
+	case "rt", "regexp", "roots", "tables", "noRules", "Decode", "NewHandler", "Handler", "Rows":
+		return true
+	}
+	for _, prefix := range []string{"decode", "rules", "const", "args"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
 // generatedNames are the exported names of a generated package.
 var generatedNames = map[string]bool{"Rows": true, "Handler": true, "Decode": true, "NewHandler": true}
 
@@ -380,8 +395,11 @@ func validateTransform(f *Field, t *Transform, p string, errs *ErrorList) {
 		}
 	}
 	if name, ok := strings.CutPrefix(t.Name, "go:"); ok {
-		if !goIdent.MatchString(name) {
+		switch {
+		case !goIdent.MatchString(name):
 			errs.add(t.Pos, p+".name", "%q is not a Go identifier", name)
+		case takenGoName(name):
+			errs.add(t.Pos, p+".name", "%q is a name the generated package uses; choose another", name)
 		}
 		return
 	}

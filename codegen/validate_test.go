@@ -112,6 +112,7 @@ func TestValidationErrors(t *testing.T) {
 		{"two sources", r("{nullable: true}", "{nullable: true}\n      source: {field: a, constant: 1}").Replace(order), "set one of field, copyFrom, constant or transform, not 2"},
 		{"bad constant", r("{nullable: true}", "{nullable: true}\n      source: {constant: [1]}").Replace(r("type: json", "type: integer").Replace(order)), "source.constant: expected a single value"},
 		{"no root", line, "no root entity"},
+		{"go transform name taken", r("{nullable: true}", "{nullable: true}\n      source: {transform: {name: \"go:decodeOrder\", inputs: [x]}}").Replace(order), "\"decodeOrder\" is a name the generated package uses"},
 		{"onConflict", r("table: orders", "table: orders\n    onConflict: replace").Replace(order), "e.yaml:16: spec.persistence.onConflict: unknown onConflict \"replace\""},
 		{"index field undeclared", r("table: orders", "table: orders\n    indexes: [{fields: [nope]}]").Replace(order), "spec.persistence.indexes[0].fields[0]: Order has no field \"nope\""},
 		{"generated name", r("name: Order", "name: Rows").Replace(order), "entity name \"Rows\" is taken by the generated package"},
@@ -155,5 +156,23 @@ func TestEveryErrorReported(t *testing.T) {
 		if !strings.HasPrefix(list[i].Error(), w) {
 			t.Errorf("error %d = %q, want prefix %q", i, list[i].Error(), w)
 		}
+	}
+}
+
+// TestMultiLineDescription checks that descriptions of several lines stay
+// inside their Go comment.
+func TestMultiLineDescription(t *testing.T) {
+	t.Parallel()
+	text := strings.Replace(order, "  name: Order\n", "  name: Order\n  description: |\n    an order,\n    on two lines.\n", 1)
+	m, err := LoadFiles(map[string][]byte{"e.yaml": []byte(text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(m, Options{Package: "shop", ModulePath: "example.com/shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(files["shop/models.go"]), "// Order is an order, on two lines.\n") {
+		t.Fatalf("models.go:\n%s", files["shop/models.go"])
 	}
 }
