@@ -1,0 +1,416 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsNode is one nats-server process of a three-node JetStream cluster:
+// its ports and store survive a restart, as a node rebooting would.
+type natsNode struct {
+	*proc
+	name       string
+	URL        string
+	monitorURL string
+}
+
+// startNATSCluster starts three nats-server processes routed to each other
+// on loopback, named n1 to n3, with a store each.
+func startNATSCluster(t testing.TB, logs *logBook) []*natsNode {
+	t.Helper()
+	const size = 3
+	cports := make([]int, size)
+	for i := range cports {
+		cports[i] = freePort(t)
+	}
+	nodes := make([]*natsNode, size)
+	for i := range nodes {
+		var routes []string
+		for j, p := range cports {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+			}
+		}
+		port, mport := freePort(t), freePort(t)
+		name := fmt.Sprintf("n%d", i+1)
+		p := startProc(t, logs, "nats-"+name, bin(t, "nats-server"), nil,
+			"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport),
+			"-js", "-sd", t.TempDir(), "-n", name,
+			"--cluster_name", "nomnom", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", cports[i]),
+			"--routes", strings.Join(routes, ","))
+		nodes[i] = &natsNode{proc: p, name: name,
+			URL:        fmt.Sprintf("nats://127.0.0.1:%d", port),
+			monitorURL: fmt.Sprintf("http://127.0.0.1:%d", mport)}
+	}
+	for _, n := range nodes {
+		n.waitReady()
+	}
+	return nodes
+}
+
+func (n *natsNode) waitReady() {
+	n.t.Helper()
+	waitHTTP(n.t, n.name, n.monitorURL+"/healthz?js-enabled-only=true", 30*time.Second)
+}
+
+// seeds is the NATS_URL of the whole cluster.
+func seeds(nodes []*natsNode) string {
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	return strings.Join(urls, ",")
+}
+
+// streamLeader asks the cluster which node leads stream.
+func streamLeader(t testing.TB, nodes []*natsNode, stream string) *natsNode {
+	t.Helper()
+	nc, err := nats.Connect(seeds(nodes))
+	if err != nil {
+		t.Fatalf("connect to the cluster: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader *natsNode
+	waitFor(t, "a leader for "+stream, time.Minute, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return false
+		}
+		for _, n := range nodes {
+			if n.name == info.Cluster.Leader {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+// newClusterStack starts gateway and workers on a NATS cluster with R3
+// streams, bucket and consumer.
+func newClusterStack(t *testing.T, nodes []*natsNode, logs *logBook, workers int, dbURL string) *stack {
+	t.Helper()
+	s := &stack{t: t, logs: logs, dbURL: dbURL}
+	s.topo = clusterTopology(seeds(nodes), 3)
+	if dbURL != "" {
+		s.migrate()
+	}
+	s.startGateway()
+	for range workers {
+		s.startWorker()
+	}
+	return s
+}
+
+// clusterTopology is the NATS_* environment of a stack of its own.
+func clusterTopology(natsURL string, replicas int) []string {
+	id := strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "")[:10])
+	return []string{
+		"NATS_URL=" + natsURL,
+		"NATS_REPLICAS=" + strconv.Itoa(replicas),
+		"NATS_STREAM=C" + id,
+		"NATS_SUBJECT_PREFIX=c" + strings.ToLower(id),
+		"NATS_STATUS_BUCKET=CS" + id,
+		"NATS_CONSUMER=tpch-" + strings.ToLower(id),
+		"LOG_LEVEL=info",
+	}
+}
+
+// topoValue returns a NATS_* setting of the stack.
+func (s *stack) topoValue(key string) string {
+	for _, kv := range s.topo {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// manyOrders returns n orders made from the example data: copies beyond
+// the first get order keys of their own (the key plus a multiple of a
+// million), so each copy writes rows of its own.
+func manyOrders(t testing.TB, n int) []order {
+	t.Helper()
+	base := loadOrders(t)
+	out := make([]order, 0, n)
+	for i := 0; len(out) < n; i++ {
+		o := base[i%len(base)]
+		if round := i / len(base); round > 0 {
+			o = rekey(t, o, round*1_000_000)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// rekey returns the order with its order key moved by offset.
+func rekey(t testing.TB, o order, offset int) order {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(o.raw))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("order %s: %v", o.key, err)
+	}
+	k, err := strconv.Atoi(o.key)
+	if err != nil {
+		t.Fatalf("order key %q: %v", o.key, err)
+	}
+	key := strconv.Itoa(k + offset)
+	m["order_key"] = json.Number(key)
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := order{raw: raw, key: key}
+	for _, lk := range o.lineKeys {
+		_, line, _ := strings.Cut(lk, ":")
+		out.lineKeys = append(out.lineKeys, key+":"+line)
+	}
+	return out
+}
+
+// steadyLoad posts orders at a fixed rate, each from its own request, and
+// retries a refused post (503/429, or a connection error) after its
+// Retry-After as a real client would, until the gateway answers 202.
+type steadyLoad struct {
+	mu       sync.Mutex
+	ids      []string
+	acceptAt []time.Time // when each 202 arrived, in arrival order
+	sentAt   []time.Time // when the request answered 202 at acceptAt[i] was sent
+	retried  int         // refused attempts that were retried
+	refusals map[string]int
+	gaveUp   int
+	done     chan struct{}
+}
+
+func postSteadily(c *client, orders []order, rate int) *steadyLoad {
+	l := &steadyLoad{done: make(chan struct{}), refusals: map[string]int{}}
+	queue := make(chan order)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for o := range queue {
+				l.post(c, o)
+			}
+		})
+	}
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for _, o := range orders {
+			<-tick.C
+			queue <- o
+		}
+		close(queue)
+		wg.Wait()
+		close(l.done)
+	}()
+	return l
+}
+
+// post sends one order until it is accepted, for at most two minutes.
+func (l *steadyLoad) post(c *client, o order) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		sent := time.Now()
+		a, err := c.post(o.raw)
+		if err == nil && a.code == http.StatusAccepted {
+			var acc accepted
+			if json.Unmarshal(a.body, &acc) == nil && acc.MessageID != "" {
+				l.mu.Lock()
+				l.ids = append(l.ids, acc.MessageID)
+				l.acceptAt = append(l.acceptAt, time.Now())
+				l.sentAt = append(l.sentAt, sent)
+				l.mu.Unlock()
+				return
+			}
+		}
+		wait := 200 * time.Millisecond
+		reason := "connection error"
+		if err == nil {
+			reason = strconv.Itoa(a.code)
+			if s, e := strconv.Atoi(a.header.Get("Retry-After")); e == nil && s > 0 {
+				wait = min(time.Duration(s)*time.Second, 2*time.Second)
+			}
+		}
+		l.mu.Lock()
+		l.retried++
+		l.refusals[reason]++
+		l.mu.Unlock()
+		time.Sleep(wait)
+	}
+	l.mu.Lock()
+	l.gaveUp++
+	l.mu.Unlock()
+}
+
+func (l *steadyLoad) accepted() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ids)
+}
+
+// pause measures the ingest pause around at: the longest gap between two
+// consecutive 202s, and the time from at to the first 202 of a request sent
+// after it.
+func (l *steadyLoad) pause(at time.Time) (gap, firstAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	times := slices.Clone(l.acceptAt)
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(times); i++ {
+		if times[i].After(at) || times[i-1].After(at) {
+			gap = max(gap, times[i].Sub(times[i-1]))
+		}
+	}
+	firstAfter = -1
+	for i, sent := range l.sentAt {
+		if sent.After(at) && (firstAfter < 0 || l.acceptAt[i].Sub(at) < firstAfter) {
+			firstAfter = l.acceptAt[i].Sub(at)
+		}
+	}
+	return gap, firstAfter
+}
+
+// TestClusterLeaderKilled runs the platform on a three-node JetStream
+// cluster with R3 streams, bucket and consumer, SIGKILLs the node leading
+// the message stream under a steady load, and brings it back later on the
+// same store and ports: every message answered 202 completes, each row is
+// written exactly once, and the ingest pause of the leader election is
+// measured (logged, never asserted).
+func TestClusterLeaderKilled(t *testing.T) {
+	t.Parallel()
+	logs := newLogBook(t)
+	nodes := startNATSCluster(t, logs)
+	s := newClusterStack(t, nodes, logs, 2, sharedPostgres(t))
+	const total, rate = 1200, 100 // twelve seconds of load
+	orders := manyOrders(t, total)
+	load := postSteadily(s.client, orders, rate)
+
+	waitFor(t, "a third of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= total/3 })
+	leader := streamLeader(t, nodes, s.topoValue("NATS_STREAM"))
+	killedAt := time.Now()
+	leader.Kill()
+	t.Logf("e2e: cluster: killed %s, the leader of the message stream, after %d accepted", leader.name, load.accepted())
+	waitFor(t, "two thirds of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= 2*total/3 })
+	leader.Restart()
+	leader.waitReady()
+	t.Logf("e2e: cluster: restarted %s after %d accepted; new leader %s", leader.name, load.accepted(), streamLeader(t, nodes, s.topoValue("NATS_STREAM")).name)
+	<-load.done
+
+	recs := s.client.awaitTerminal(t, load.ids, completionDeadline)
+	rc := checkRows(t, s.dbURL, orders)
+	completed := 0
+	var bad []string
+	for _, id := range load.ids {
+		if r := recs[id]; r.Status == "completed" {
+			completed++
+		} else if len(bad) < 10 {
+			bad = append(bad, fmt.Sprintf("%s: %q attempts=%d error=%q history=%v", id, r.Status, r.Attempts, r.Error, r.statuses()))
+		}
+	}
+	gap, first := load.pause(killedAt)
+	lost := len(load.ids) - completed + rc.missing()
+	t.Logf("e2e: cluster: sent=%d accepted=%d completed=%d rows=%d duplicates=%d lost=%d pause=%s first_202_after_kill=%s retried=%d %v gave_up=%d",
+		len(orders), len(load.ids), completed, rc.rows(), rc.duplicates(), lost,
+		gap.Round(time.Millisecond), first.Round(time.Millisecond), load.retried, load.refusals, load.gaveUp)
+	if load.gaveUp > 0 {
+		t.Errorf("%d orders were never accepted within two minutes of retries", load.gaveUp)
+	}
+	if completed != len(load.ids) {
+		t.Errorf("%d of %d accepted messages did not complete, e.g.:\n%s", len(load.ids)-completed, len(load.ids), strings.Join(bad, "\n"))
+	}
+	if rc.missing() > 0 {
+		t.Errorf("rows missing: %d orders, %d line items", rc.orders.missing, rc.lines.missing)
+	}
+	if rc.duplicates() > 0 {
+		t.Errorf("duplicate rows: %d orders, %d line items", rc.orders.duplicates, rc.lines.duplicates)
+	}
+	statuses := statusCounts(t, s.dbURL, load.ids)
+	if statuses["completed"] != len(load.ids) {
+		t.Errorf("message_status: %v, want %d completed", statuses, len(load.ids))
+	}
+}
+
+// TestClusterThroughput measures, one after the other on the same machine,
+// what one gateway accepts per second on a single R1 node and on the R3
+// cluster (`nomnom bench`, POST /ingest/message, no workers), and logs the
+// ratio. It runs alone (not in parallel) so the two runs compete with
+// nothing else; it asserts that both runs were accepted without errors,
+// never a rate.
+func TestClusterThroughput(t *testing.T) {
+	logs := newLogBook(t)
+	single := startNATS(t, logs)
+	r1 := &stack{t: t, logs: logs, topo: clusterTopology(single.URL, 1)}
+	r1.startGateway()
+	one := benchRun(t, logs, r1.gateway.url)
+	r1.gateway.Term()
+	single.Term()
+
+	nodes := startNATSCluster(t, logs)
+	r3 := &stack{t: t, logs: logs, topo: clusterTopology(seeds(nodes), 3)}
+	r3.startGateway()
+	three := benchRun(t, logs, r3.gateway.url)
+	t.Logf("e2e: cluster: throughput R1=%.0f msgs/s (p99 %.1fms) R3=%.0f msgs/s (p99 %.1fms) R3/R1=%.2f",
+		one.MsgsPerSec, one.Latency.P99, three.MsgsPerSec, three.Latency.P99, three.MsgsPerSec/one.MsgsPerSec)
+}
+
+// benchReport is the part of `nomnom bench --json` the throughput test reads.
+type benchReport struct {
+	Sent       int64            `json:"sent"`
+	Accepted   int64            `json:"accepted"`
+	Errors     map[string]int64 `json:"errors"`
+	MsgsPerSec float64          `json:"msgs_per_s"`
+	Latency    struct {
+		P99 float64 `json:"p99_ms"`
+	} `json:"latency"`
+}
+
+// benchRun posts single messages at 64 connections for ten seconds.
+func benchRun(t *testing.T, logs *logBook, url string) benchReport {
+	t.Helper()
+	cmd := exec.Command(bin(t, "nomnom"), "bench", "--url", url, "--mode", "message", "-c", "64", "--duration", "10s", "--json")
+	cmd.Env = baseEnv()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr := logs.writer("bench")
+	defer stderr.Close()
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("nomnom bench: %v\n%s", err, out.String())
+	}
+	var r benchReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("nomnom bench --json: %v\n%s", err, out.String())
+	}
+	if r.Accepted == 0 || r.Accepted != r.Sent || len(r.Errors) > 0 {
+		t.Errorf("nomnom bench against %s: sent=%d accepted=%d errors=%v", url, r.Sent, r.Accepted, r.Errors)
+	}
+	return r
+}
