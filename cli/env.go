@@ -24,11 +24,30 @@ func newFlags(name string) *flags {
 }
 
 // parse parses args and reports the first invalid environment value or flag.
+// Flags may come before or after the positional arguments ("migrate up
+// --create-database" and "migrate --create-database up" are the same); "--"
+// ends the flags. Args() returns the positional arguments afterwards.
 func (f *flags) parse(args []string) error {
 	if len(f.errs) > 0 {
 		return f.errs[0]
 	}
-	return f.Parse(args)
+	var positional []string
+	for {
+		if err := f.Parse(args); err != nil {
+			return err
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	return f.Parse(append([]string{"--"}, positional...))
 }
 
 func (f *flags) env(name string) (string, bool) {
