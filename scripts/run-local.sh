@@ -34,5 +34,5 @@ pids+=($!)
 METRICS_ADDR=${METRICS_ADDR:-127.0.0.1:9090} "$BIN/tpch-worker" run &
 pids+=($!)
 echo "run: gateway on http://localhost:$PORT — try:"
-echo "  curl -s -XPOST localhost:$PORT/ingest/message -H 'Content-Type: application/json' -d @examples/tpch/testdata/order.json"
+echo "  head -n1 examples/tpch/testdata/orders.ndjson | curl -si localhost:$PORT/ingest/message -H 'Content-Type: application/json' -d @-"
 wait -n
