@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,14 +299,30 @@ func (l *steadyLoad) pause(at time.Time) (gap, firstAfter time.Duration) {
 	return gap, firstAfter
 }
 
-// TestClusterLeaderKilled runs the platform on a three-node JetStream
-// cluster with R3 streams, bucket and consumer, SIGKILLs the node leading
-// the message stream under a steady load, and brings it back later on the
-// same store and ports: every message answered 202 completes, each row is
-// written exactly once, and the ingest pause of the leader election is
-// measured (logged, never asserted).
-func TestClusterLeaderKilled(t *testing.T) {
+// TestClusterLeaderStopped runs the platform on a three-node JetStream
+// cluster with R3 streams, bucket and consumer, stops the node leading the
+// message stream under a steady load (SIGKILL, as a crashed node; SIGTERM,
+// as an orderly shutdown) and brings it back later on the same store and
+// ports: every message answered 202 completes, each row is written exactly
+// once, and the ingest pause is measured (logged, never asserted).
+func TestClusterLeaderStopped(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{"killed", syscall.SIGKILL},
+		{"terminated", syscall.SIGTERM},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			leaderStopped(t, tt.sig)
+		})
+	}
+}
+
+func leaderStopped(t *testing.T, sig syscall.Signal) {
 	logs := newLogBook(t)
 	nodes := startNATSCluster(t, logs)
 	s := newClusterStack(t, nodes, logs, 2, sharedPostgres(t))
@@ -315,9 +332,12 @@ func TestClusterLeaderKilled(t *testing.T) {
 
 	waitFor(t, "a third of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= total/3 })
 	leader := streamLeader(t, nodes, s.topoValue("NATS_STREAM"))
-	killedAt := time.Now()
-	leader.Kill()
-	t.Logf("e2e: cluster: killed %s, the leader of the message stream, after %d accepted", leader.name, load.accepted())
+	stoppedAt := time.Now()
+	leader.Signal(sig)
+	if err := leader.Wait(time.Minute); err != nil && sig != syscall.SIGKILL {
+		t.Logf("%s after %s: %v", leader.name, sig, err)
+	}
+	t.Logf("e2e: cluster: %s %s, the leader of the message stream, after %d accepted", sig, leader.name, load.accepted())
 	waitFor(t, "two thirds of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= 2*total/3 })
 	leader.Restart()
 	leader.waitReady()
@@ -335,11 +355,11 @@ func TestClusterLeaderKilled(t *testing.T) {
 			bad = append(bad, fmt.Sprintf("%s: %q attempts=%d error=%q history=%v", id, r.Status, r.Attempts, r.Error, r.statuses()))
 		}
 	}
-	gap, first := load.pause(killedAt)
+	gap, first := load.pause(stoppedAt)
 	lost := len(load.ids) - completed + rc.missing()
-	t.Logf("e2e: cluster: sent=%d accepted=%d completed=%d rows=%d duplicates=%d lost=%d pause=%s first_202_after_kill=%s retried=%d %v gave_up=%d",
+	t.Logf("e2e: cluster: sent=%d accepted=%d completed=%d rows=%d duplicates=%d lost=%d pause=%s first_202_after_stop=%s retried=%d %v gave_up=%d signal=%s",
 		len(orders), len(load.ids), completed, rc.rows(), rc.duplicates(), lost,
-		gap.Round(time.Millisecond), first.Round(time.Millisecond), load.retried, load.refusals, load.gaveUp)
+		gap.Round(time.Millisecond), first.Round(time.Millisecond), load.retried, load.refusals, load.gaveUp, sig)
 	if load.gaveUp > 0 {
 		t.Errorf("%d orders were never accepted within two minutes of retries", load.gaveUp)
 	}
