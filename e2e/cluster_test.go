@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -379,26 +380,92 @@ func leaderStopped(t *testing.T, sig syscall.Signal) {
 }
 
 // TestClusterThroughput measures, one after the other on the same machine,
-// what one gateway accepts per second on a single R1 node and on the R3
-// cluster (`nomnom bench`, POST /ingest/message, no workers), and logs the
-// ratio. It runs alone (not in parallel) so the two runs compete with
-// nothing else; it asserts that both runs were accepted without errors,
-// never a rate.
+// a single R1 node against the R3 cluster: what one gateway accepts per
+// second (`nomnom bench`, POST /ingest/message at 64 connections, no
+// workers), and what one worker completes end to end (example orders in
+// NDJSON batches), with the CPU time each process spent, so that sizing can
+// be done per core. It runs alone (not in parallel) so the runs compete
+// with nothing else of the suite; it asserts that every run was accepted
+// and completed without errors, never a rate.
 func TestClusterThroughput(t *testing.T) {
 	logs := newLogBook(t)
 	single := startNATS(t, logs)
-	r1 := &stack{t: t, logs: logs, topo: clusterTopology(single.URL, 1)}
-	r1.startGateway()
-	one := benchRun(t, logs, r1.gateway.url)
-	r1.gateway.Term()
+	r1 := measureThroughput(t, logs, single.URL, []*proc{single.proc}, 1)
 	single.Term()
-
 	nodes := startNATSCluster(t, logs)
-	r3 := &stack{t: t, logs: logs, topo: clusterTopology(seeds(nodes), 3)}
-	r3.startGateway()
-	three := benchRun(t, logs, r3.gateway.url)
-	t.Logf("e2e: cluster: throughput R1=%.0f msgs/s (p99 %.1fms) R3=%.0f msgs/s (p99 %.1fms) R3/R1=%.2f",
-		one.MsgsPerSec, one.Latency.P99, three.MsgsPerSec, three.Latency.P99, three.MsgsPerSec/one.MsgsPerSec)
+	procs := make([]*proc, len(nodes))
+	for i, n := range nodes {
+		procs[i] = n.proc
+	}
+	r3 := measureThroughput(t, logs, seeds(nodes), procs, 3)
+	t.Logf("e2e: cluster: R3/R1 gateway msgs/s=%.2f end-to-end orders/s=%.2f NATS CPU per message=%.2f",
+		r3.ingest.MsgsPerSec/r1.ingest.MsgsPerSec, r3.e2e.E2E.PerSec/r1.e2e.E2E.PerSec,
+		(r3.ingestNATSCPU.Seconds()/float64(r3.ingest.Accepted))/(r1.ingestNATSCPU.Seconds()/float64(r1.ingest.Accepted)))
+}
+
+// throughput is what measureThroughput measured.
+type throughput struct {
+	ingest, e2e                     benchReport
+	ingestGatewayCPU, ingestNATSCPU time.Duration
+	e2eWorkerCPU, e2eGatewayCPU     time.Duration
+	e2eNATSCPU                      time.Duration
+}
+
+// measureThroughput runs the two phases against NATS at natsURL (whose
+// server processes are nats) with the given replicas, and logs them.
+func measureThroughput(t *testing.T, logs *logBook, natsURL string, nats []*proc, replicas int) throughput {
+	t.Helper()
+	var m throughput
+	in := &stack{t: t, logs: logs, topo: clusterTopology(natsURL, replicas)}
+	in.startGateway()
+	gw0, n0 := cpuTime(t, in.gateway.proc), cpuTime(t, nats...)
+	m.ingest = benchRun(t, logs, in.gateway.url, "--mode", "message", "-c", "64", "--size", "256", "--duration", "10s")
+	m.ingestGatewayCPU, m.ingestNATSCPU = cpuTime(t, in.gateway.proc)-gw0, cpuTime(t, nats...)-n0
+	in.gateway.Term()
+
+	e := &stack{t: t, logs: logs, dbURL: sharedPostgres(t), topo: clusterTopology(natsURL, replicas)}
+	e.migrate()
+	e.startGateway()
+	w := e.startWorker()
+	gw0, n0, w0 := cpuTime(t, e.gateway.proc), cpuTime(t, nats...), cpuTime(t, w.proc)
+	m.e2e = benchRun(t, logs, e.gateway.url, "--mode", "e2e", "-c", "16", "--batch-size", "100", "-n", "30000",
+		"--file", repoRoot+"/examples/tpch/testdata/orders.ndjson", "--follow-timeout", "300s")
+	m.e2eGatewayCPU, m.e2eNATSCPU, m.e2eWorkerCPU = cpuTime(t, e.gateway.proc)-gw0, cpuTime(t, nats...)-n0, cpuTime(t, w.proc)-w0
+	if m.e2e.E2E == nil || m.e2e.E2E.Completed != m.e2e.Accepted {
+		t.Errorf("R%d end to end: %+v", replicas, m.e2e.E2E)
+	}
+	perCPU := func(n float64, d time.Duration) float64 { return n / d.Seconds() }
+	t.Logf("e2e: cluster: R%d ingest: %.0f msgs/s p99=%.1fms; per CPU-second: gateway %.0f msgs, NATS %.0f msgs",
+		replicas, m.ingest.MsgsPerSec, m.ingest.Latency.P99,
+		perCPU(float64(m.ingest.Accepted), m.ingestGatewayCPU), perCPU(float64(m.ingest.Accepted), m.ingestNATSCPU))
+	if m.e2e.E2E != nil {
+		t.Logf("e2e: cluster: R%d end to end, one worker, batches of 100: %.0f orders/s %.0f rows/s p99=%.0fms; per CPU-second: worker %.0f orders, gateway %.0f, NATS %.0f",
+			replicas, m.e2e.E2E.PerSec, m.e2e.E2E.RowsPerSec, m.e2e.E2E.Latency.P99,
+			perCPU(float64(m.e2e.E2E.Completed), m.e2eWorkerCPU), perCPU(float64(m.e2e.E2E.Completed), m.e2eGatewayCPU),
+			perCPU(float64(m.e2e.E2E.Completed), m.e2eNATSCPU))
+	}
+	e.workers[0].Term()
+	e.gateway.Term()
+	return m
+}
+
+// cpuTime sums the user and system CPU time the processes have used so
+// far, from /proc/<pid>/stat (in USER_HZ ticks, 100 a second on Linux).
+func cpuTime(t testing.TB, procs ...*proc) time.Duration {
+	t.Helper()
+	var total time.Duration
+	for _, p := range procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			t.Fatalf("CPU time of %s: %v", p.name, err)
+		}
+		// Fields after the command name, which is in parentheses.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return total
 }
 
 // benchReport is the part of `nomnom bench --json` the throughput test reads.
@@ -410,12 +477,20 @@ type benchReport struct {
 	Latency    struct {
 		P99 float64 `json:"p99_ms"`
 	} `json:"latency"`
+	E2E *struct {
+		Completed  int64   `json:"completed"`
+		PerSec     float64 `json:"completed_per_s"`
+		RowsPerSec float64 `json:"rows_per_s"`
+		Latency    struct {
+			P99 float64 `json:"p99_ms"`
+		} `json:"latency"`
+	} `json:"e2e"`
 }
 
-// benchRun posts single messages at 64 connections for ten seconds.
-func benchRun(t *testing.T, logs *logBook, url string) benchReport {
+// benchRun runs `nomnom bench --json` against the gateway at url.
+func benchRun(t *testing.T, logs *logBook, url string, args ...string) benchReport {
 	t.Helper()
-	cmd := exec.Command(bin(t, "nomnom"), "bench", "--url", url, "--mode", "message", "-c", "64", "--duration", "10s", "--json")
+	cmd := exec.Command(bin(t, "nomnom"), append([]string{"bench", "--url", url, "--json"}, args...)...)
 	cmd.Env = baseEnv()
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -430,7 +505,7 @@ func benchRun(t *testing.T, logs *logBook, url string) benchReport {
 		t.Fatalf("nomnom bench --json: %v\n%s", err, out.String())
 	}
 	if r.Accepted == 0 || r.Accepted != r.Sent || len(r.Errors) > 0 {
-		t.Errorf("nomnom bench against %s: sent=%d accepted=%d errors=%v", url, r.Sent, r.Accepted, r.Errors)
+		t.Errorf("nomnom bench %v against %s: sent=%d accepted=%d errors=%v", args, url, r.Sent, r.Accepted, r.Errors)
 	}
 	return r
 }
