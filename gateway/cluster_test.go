@@ -317,3 +317,30 @@ func kvReplicas(t *testing.T, kv jetstream.KeyValue) int {
 	}
 	return st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas
 }
+
+// TestClusterReplicasRaised ensures a topology at R1 and then at R3, as an
+// operator raising NATS_REPLICAS on a running deployment would: the same
+// create-or-update call moves the streams and the bucket to three replicas.
+func TestClusterReplicasRaised(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	top := testsvc.Topology(t)
+	js := jsOn(t, c.servers[0])
+	ensureReplicated(t, js, top)
+	top.Replicas = 3
+	kv, _ := ensureReplicated(t, js, top)
+	if got := kvReplicas(t, kv); got != 3 {
+		t.Errorf("bucket has %d replicas after the update, want 3", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, name := range []string{top.Stream, top.DLQStream()} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Replicas; got != 3 {
+			t.Errorf("stream %s has %d replicas after the update, want 3", name, got)
+		}
+	}
+}
