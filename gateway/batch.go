@@ -4,21 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
-
-// recordConcurrency bounds the status creates of one batch in flight at
-// once: enough to hide round trips, few enough not to crowd out other
-// requests.
-const recordConcurrency = 32
 
 // maxListedErrors bounds the "errors" list of a batch answer; "results" has
 // every line.
@@ -52,13 +44,12 @@ type lineResult struct {
 type batchItem struct {
 	result *lineResult
 	env    *wire.Envelope
-	msg    *nats.Msg
 	err    error
 }
 
 // handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line.
-// Valid lines are published asynchronously and acknowledged together, then
-// their records are created together; a line that fails is reported on its
+// Valid lines are published, and their records created, asynchronously and
+// acknowledged together; a line that fails is reported on its
 // own and does not fail the others.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	start := time.Now()
@@ -98,10 +89,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 	defer release()
-	ctx, cancel := s.publishCtx(r.Context())
-	defer cancel()
-	acked := s.publishAll(ctx, items)
-	s.recordAll(ctx, store, acked, now)
+	acked := s.publishAll(r.Context(), store, items, now)
 	if len(acked) == 0 {
 		setRetryAfter(w, s.cfg.RetryAfter)
 		s.writeBatch(w, http.StatusServiceUnavailable, start, results, &errorDetail{codeUnavailable, "JetStream did not acknowledge any message"})
@@ -119,40 +107,38 @@ func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time) ([]lineResul
 	items := make([]batchItem, 0, len(lines))
 	for i, l := range lines {
 		results[i].Line = l.n
-		if e := checkObject(l.data); e != nil {
+		obj, e := checkObject(l.data)
+		if e != nil {
 			results[i].Error = e.message
 			continue
 		}
-		items = append(items, batchItem{result: &results[i], env: meta.envelope(uuid.NewString(), l.data, now)})
+		items = append(items, batchItem{result: &results[i], env: meta.envelope(uuid.NewString(), obj, now)})
 	}
 	return results, items
 }
 
-// publishAll publishes every item without waiting, then waits for all the
-// acknowledgements at once, and returns the acknowledged items. An item
-// without acknowledgement by ctx's end is failed.
-func (s *Server) publishAll(ctx context.Context, items []batchItem) []*batchItem {
-	futures := make([]jetstream.PubAckFuture, len(items))
+// publishAll publishes every item's envelope and starts its record's KV
+// create without waiting, then waits for all the acknowledgements at once:
+// the whole batch costs one round trip. It returns the acknowledged items.
+// A record whose envelope was not acknowledged is taken back, as on
+// /ingest/message.
+func (s *Server) publishAll(ctx context.Context, store *statusstore.KV, items []batchItem, now time.Time) []*batchItem {
+	pubs := make([]pending, len(items))
+	creates := make([]pending, len(items))
 	for i := range items {
 		it := &items[i]
-		if it.msg, it.err = s.natsMsg(it.env); it.err == nil {
-			futures[i], it.err = s.js.PublishMsgAsync(it.msg)
-		}
+		pubs[i] = s.publishAsync(s.natsMsg(it.env))
+		creates[i] = s.createAsync(it.env, now)
 	}
 	acked := make([]*batchItem, 0, len(items))
-	for i, f := range futures {
+	for i := range items {
 		it := &items[i]
-		if it.err == nil {
-			select {
-			case <-f.Ok():
-			case it.err = <-f.Err():
-			case <-ctx.Done():
-				it.err = fmt.Errorf("no acknowledgement: %w", ctx.Err())
-			}
-		}
+		_, it.err = pubs[i].wait()
+		createErr := s.created(ctx, store, it.env, now, creates[i])
 		if it.err != nil {
-			if it.msg != nil {
-				s.publishFailed(it.msg, it.err)
+			s.publishFailed(pubs[i].msg, it.err)
+			if createErr == nil {
+				s.discardAccepted(ctx, store, it.env.MessageID)
 			}
 			it.result.Error = "not accepted, retry it: JetStream did not acknowledge: " + it.err.Error()
 			continue
@@ -161,25 +147,6 @@ func (s *Server) publishAll(ctx context.Context, items []batchItem) []*batchItem
 		acked = append(acked, it)
 	}
 	return acked
-}
-
-// recordAll creates the accepted records of the acknowledged items,
-// recordConcurrency at a time.
-func (s *Server) recordAll(ctx context.Context, store *statusstore.KV, items []*batchItem, now time.Time) {
-	next := make(chan *batchItem)
-	var wg sync.WaitGroup
-	for range min(recordConcurrency, len(items)) {
-		wg.Go(func() {
-			for it := range next {
-				_ = s.record(ctx, store, it.env, now)
-			}
-		})
-	}
-	for _, it := range items {
-		next <- it
-	}
-	close(next)
-	wg.Wait()
 }
 
 // writeBatch answers the batch's results with their counts.

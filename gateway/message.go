@@ -54,7 +54,8 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError
 	if e != nil {
 		return e
 	}
-	if e := checkObject(body); e != nil {
+	body, e = checkObject(body)
+	if e != nil {
 		return e
 	}
 	store, e := s.available()
@@ -70,14 +71,18 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError
 	if e != nil {
 		return e
 	}
-	w.Header().Set("Location", "/ingest/status/"+res.MessageID)
-	writeJSON(w, http.StatusAccepted, res)
+	h := w.Header()
+	h["Location"] = []string{"/ingest/status/" + res.MessageID}
+	h["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(appendAcceptedResponse(make([]byte, 0, 128), res))
 	return nil
 }
 
-// accept publishes a message under a new id. The publish and the status
-// create run side by side, so the client waits one round trip, not two; if
-// JetStream does not acknowledge, the record is taken back and the client
+// accept publishes a message under a new id. The envelope and the status
+// create are published together and their acknowledgements awaited
+// together, so the client waits one round trip, not two; if JetStream does
+// not acknowledge the envelope, the record is taken back and the client
 // told to retry.
 func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestMeta, body []byte) (acceptedResponse, *apiError) {
 	release, e := s.admit(1)
@@ -85,19 +90,14 @@ func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestM
 		return acceptedResponse{}, e
 	}
 	defer release()
-	ctx, cancel := s.publishCtx(ctx)
-	defer cancel()
 	now := time.Now()
 	env := meta.envelope(uuid.NewString(), body, now)
-	msg, err := s.natsMsg(env)
-	if err != nil {
-		return acceptedResponse{}, errorf(http.StatusInternalServerError, codeInternal, err.Error())
-	}
-	created := make(chan error, 1)
-	go func() { created <- s.record(ctx, store, env, now) }()
-	_, pubErr := s.publish(ctx, msg)
-	createErr := <-created
+	pub := s.publishAsync(s.natsMsg(env))
+	create := s.createAsync(env, now)
+	_, pubErr := pub.wait()
+	createErr := s.created(ctx, store, env, now, create)
 	if pubErr != nil {
+		s.publishFailed(pub.msg, pubErr)
 		if createErr == nil {
 			s.discardAccepted(ctx, store, env.MessageID)
 		}
@@ -132,16 +132,14 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 	defer cancel()
 	now := time.Now()
 	env := meta.envelope(id, body, now)
-	msg, err := s.natsMsg(env)
+	pub := s.publishAsync(s.natsMsg(env))
+	ack, err := pub.wait()
 	if err != nil {
-		return acceptedResponse{}, errorf(http.StatusInternalServerError, codeInternal, err.Error())
-	}
-	ack, err := s.publish(ctx, msg)
-	if err != nil {
+		s.publishFailed(pub.msg, err)
 		return acceptedResponse{}, unacknowledged(err)
 	}
 	res := acceptedResponse{MessageID: id, Status: "accepted", Timestamp: env.ReceivedAt, Duplicate: ack.Duplicate}
-	if err := s.record(ctx, store, env, now); errors.Is(err, statusstore.ErrExists) {
+	if err := s.created(ctx, store, env, now, s.createAsync(env, now)); errors.Is(err, statusstore.ErrExists) {
 		if rec, found, _ := s.lookup(ctx, store, id); found {
 			res.Timestamp = rec.ReceivedAt
 		}
@@ -223,25 +221,36 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 }
 
 // checkObject accepts exactly one JSON object, and says where JSON that is
-// not valid goes wrong.
-func checkObject(data []byte) *apiError {
+// not valid goes wrong. It returns the object as the envelope embeds it:
+// without the white space around it, and compacted when it has white space
+// inside (a pretty-printed body), so the stream holds compact JSON.
+func checkObject(data []byte) ([]byte, *apiError) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return errorf(http.StatusBadRequest, codeEmptyBody, "body is empty; send one JSON object")
+		return nil, errorf(http.StatusBadRequest, codeEmptyBody, "body is empty; send one JSON object")
 	}
-	if !json.Valid(data) {
+	valid, spaced := scanJSON(trimmed)
+	if !valid {
 		var raw json.RawMessage
 		err := json.Unmarshal(data, &raw)
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
-			return errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %v", syntax.Offset, syntax))
+			return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %v", syntax.Offset, syntax))
 		}
-		return errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
 	}
 	if trimmed[0] != '{' {
-		return errorf(http.StatusBadRequest, codeNotObject, "body must be a JSON object, not "+jsonKind(trimmed[0]))
+		return nil, errorf(http.StatusBadRequest, codeNotObject, "body must be a JSON object, not "+jsonKind(trimmed[0]))
 	}
-	return nil
+	if spaced {
+		var buf bytes.Buffer
+		buf.Grow(len(trimmed))
+		if err := json.Compact(&buf, trimmed); err != nil {
+			return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
+		}
+		return buf.Bytes(), nil
+	}
+	return trimmed, nil
 }
 
 func jsonKind(first byte) string {

@@ -38,6 +38,9 @@ type Server struct {
 	limiter *limiter
 	handler http.Handler
 	http    *http.Server
+	// kvSubjectPrefix is "$KV.<bucket>.", the subject prefix of the status
+	// bucket's keys, which createAsync publishes to.
+	kvSubjectPrefix string
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -85,6 +88,8 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
+
+		kvSubjectPrefix: "$KV." + cfg.Topology.StatusBucket + ".",
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.handler = s.routes()
