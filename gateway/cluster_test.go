@@ -318,22 +318,45 @@ func kvReplicas(t *testing.T, kv jetstream.KeyValue) int {
 	return st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas
 }
 
-// TestClusterReplicasRaised ensures a topology at R1 and then at R3, as an
-// operator raising NATS_REPLICAS on a running deployment would: the same
-// create-or-update call moves the streams and the bucket to three replicas.
+// TestClusterReplicasRaised ensures a topology and the workers' consumer at
+// R1 and then at R3, as an operator raising NATS_REPLICAS on a running
+// deployment would: the same create-or-update calls move the streams, the
+// bucket and the consumer to three replicas.
 func TestClusterReplicasRaised(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	top := testsvc.Topology(t)
 	js := jsOn(t, c.servers[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	ensureReplicated(t, js, top)
+	opts := wire.ConsumerOptions{Durable: "workers", AckWait: 30 * time.Second, MaxAckPending: 1000}
+	if _, err := js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(opts)); err != nil {
+		t.Fatalf("R1 consumer: %v", err)
+	}
 	top.Replicas = 3
 	kv, _ := ensureReplicated(t, js, top)
 	if got := kvReplicas(t, kv); got != 3 {
 		t.Errorf("bucket has %d replicas after the update, want 3", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// Right after the stream's update the server may still refuse an R3
+	// consumer ("replica count exceeds parent stream", 10126) until the new
+	// peers are in place; the worker's start is retried the same way.
+	var cons jetstream.Consumer
+	refused := 0
+	eventually(t, "the consumer at R3", func() bool {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(opts))
+		if err != nil {
+			refused++
+			t.Logf("consumer to R3: %v", err)
+		}
+		return err == nil
+	})
+	t.Logf("consumer to R3: refused %d times first", refused)
+	if got := cons.CachedInfo().Config.Replicas; got != 3 {
+		t.Errorf("consumer has %d replicas after the update, want 3", got)
+	}
 	for _, name := range []string{top.Stream, top.DLQStream()} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
