@@ -18,6 +18,9 @@ const maxCASAttempts = 64
 // the record's JSON. It is the store the gateway writes and reads first.
 type KV struct {
 	kv jetstream.KeyValue
+	// js, when set, publishes the pipelined writes of CreateMany and
+	// UpdateMany asynchronously (see NewKVPipelined).
+	js jetstream.JetStream
 }
 
 // NewKV returns a store on the bucket, as wire.Ensure returns it.
@@ -71,47 +74,60 @@ func decode(e jetstream.KeyValueEntry) (Record, error) {
 // create when the key has no value), retried when another writer got there
 // first. When fn refuses, Update returns the current record with fn's error.
 func (s *KV) Update(ctx context.Context, messageID string, fn func(cur Record, found bool) (Record, error)) (Record, error) {
-	for range maxCASAttempts {
-		next, conflict, err := s.tryUpdate(ctx, messageID, fn)
-		if !conflict {
-			return next, err
-		}
-	}
-	return Record{}, fmt.Errorf("statusstore: update %s: still conflicting after %d compare-and-swap attempts", messageID, maxCASAttempts)
+	next, _, err := s.update(ctx, messageID, fn)
+	return next, err
 }
 
-func (s *KV) tryUpdate(ctx context.Context, id string, fn func(Record, bool) (Record, error)) (next Record, conflict bool, err error) {
+// update is Update that also returns the key's revision: the one written,
+// or the current one when fn refuses.
+func (s *KV) update(ctx context.Context, messageID string, fn func(cur Record, found bool) (Record, error)) (Record, uint64, error) {
+	for range maxCASAttempts {
+		next, rev, conflict, err := s.tryUpdate(ctx, messageID, fn)
+		if !conflict {
+			return next, rev, err
+		}
+	}
+	return Record{}, 0, fmt.Errorf("statusstore: update %s: still conflicting after %d compare-and-swap attempts", messageID, maxCASAttempts)
+}
+
+func (s *KV) tryUpdate(ctx context.Context, id string, fn func(Record, bool) (Record, error)) (next Record, rev uint64, conflict bool, err error) {
 	cur, rev, err := s.get(ctx, id)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Record{}, false, err
+		return Record{}, 0, false, err
 	}
 	if next, err = fn(cur, found); err != nil {
-		return cur, false, err
+		return cur, rev, false, err
 	}
 	next.MessageID = id
 	val, err := json.Marshal(next)
 	if err != nil {
-		return Record{}, false, fmt.Errorf("statusstore: encode %s: %w", id, err)
+		return Record{}, 0, false, fmt.Errorf("statusstore: encode %s: %w", id, err)
 	}
 	if found {
-		_, err = s.kv.Update(ctx, id, val, rev)
+		rev, err = s.kv.Update(ctx, id, val, rev)
 	} else {
-		_, err = s.kv.Create(ctx, id, val)
+		rev, err = s.kv.Create(ctx, id, val)
 	}
 	if casConflict(err) {
-		return Record{}, true, nil
+		return Record{}, 0, true, nil
 	}
 	if err != nil {
-		return Record{}, false, fmt.Errorf("statusstore: update %s: %w", id, err)
+		return Record{}, 0, false, fmt.Errorf("statusstore: update %s: %w", id, err)
 	}
-	return next, false, nil
+	return next, rev, false, nil
 }
 
 // casConflict reports whether a write lost a compare-and-swap race. On R1
-// buckets a revision conflict carries the code of ErrKeyExists, so both count.
+// buckets a revision conflict carries the code of ErrKeyExists, so both count;
+// a replicated stream answers a raw publish with its own code.
 func casConflict(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // Delete removes a message's record while it is still accepted: the gateway
