@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+// encodeCases cover every optional field and strings that need escaping.
+var encodeCases = []struct {
+	name string
+	meta ingestMeta
+	body string
+}{
+	{name: "bare", body: `{}`},
+	{name: "everything", meta: ingestMeta{entityType: "orders", source: "shop", tenant: "acme", idempotencyKey: "k-1"}, body: `{"a":[1,2,{"b":null}]}`},
+	{name: "escaped source", meta: ingestMeta{source: "a \"quoted\" \\ <source> & \x01 café \u2028"}, body: `{"x":"y"}`},
+	{name: "escaped key and tenant", meta: ingestMeta{tenant: "t\n", idempotencyKey: "é\t"}, body: `{"x":1}`},
+	{name: "invalid UTF-8 source", meta: ingestMeta{source: "a\xffb"}, body: `{"x":1}`},
+}
+
+func TestAppendEnvelopeMatchesMarshal(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("X", 3600))
+	for _, tt := range encodeCases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := tt.meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", []byte(tt.body), now)
+			want, err := env.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendEnvelope(nil, env); !bytes.Equal(got, want) {
+				t.Errorf("envelope\n got %s\nwant %s", got, want)
+			}
+			if n := envelopeSize(env); n < len(want) {
+				t.Errorf("envelopeSize %d is below the encoded %d bytes", n, len(want))
+			}
+			if _, err := wire.DecodeEnvelope(appendEnvelope(nil, env)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestAppendAcceptedMatchesMarshal(t *testing.T) {
+	t.Parallel()
+	received := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := received.Add(1500 * time.Microsecond)
+	for _, tt := range encodeCases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := tt.meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", []byte(tt.body), received)
+			want, err := json.Marshal(statusstore.NewAccepted(env, now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendAccepted(nil, env, now); !bytes.Equal(got, want) {
+				t.Errorf("record\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestAppendAcceptedResponseMatchesEncoder(t *testing.T) {
+	t.Parallel()
+	for _, res := range []acceptedResponse{
+		{MessageID: "0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", Status: "accepted", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)},
+		{MessageID: "0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", Status: "accepted", Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duplicate: true},
+	} {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(res); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendAcceptedResponse(nil, res); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("answer\n got %s\nwant %s", got, want.Bytes())
+		}
+	}
+}
+
+func BenchmarkEnvelope(b *testing.B) {
+	s := &Server{cfg: Config{Topology: wire.DefaultTopology()}}
+	meta := ingestMeta{entityType: "orders", source: "shop"}
+	now := time.Now()
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env := meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", benchBody, now)
+			_ = s.natsMsg(env)
+			_ = appendAccepted(make([]byte, 0, 320), env, now)
+		}
+	})
+	// marshal is what append replaced, for comparison.
+	b.Run("marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env := meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", benchBody, now)
+			if _, err := env.Encode(); err != nil {
+				b.Fatal(err)
+			}
+			_ = env.Headers()
+			if _, err := json.Marshal(statusstore.NewAccepted(env, now)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
