@@ -311,19 +311,22 @@ func TestClusterLeaderStopped(t *testing.T) {
 	tests := []struct {
 		name string
 		sig  syscall.Signal
+		// bucket stops the leader of the status bucket's stream instead.
+		bucket bool
 	}{
-		{"killed", syscall.SIGKILL},
-		{"terminated", syscall.SIGTERM},
+		{"killed", syscall.SIGKILL, false},
+		{"terminated", syscall.SIGTERM, false},
+		{"bucket leader killed", syscall.SIGKILL, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			leaderStopped(t, tt.sig)
+			leaderStopped(t, tt.sig, tt.bucket)
 		})
 	}
 }
 
-func leaderStopped(t *testing.T, sig syscall.Signal) {
+func leaderStopped(t *testing.T, sig syscall.Signal, bucket bool) {
 	logs := newLogBook(t)
 	nodes := startNATSCluster(t, logs)
 	s := newClusterStack(t, nodes, logs, 2, sharedPostgres(t))
@@ -332,17 +335,21 @@ func leaderStopped(t *testing.T, sig syscall.Signal) {
 	load := postSteadily(s.client, orders, rate)
 
 	waitFor(t, "a third of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= total/3 })
-	leader := streamLeader(t, nodes, s.topoValue("NATS_STREAM"))
+	stream := s.topoValue("NATS_STREAM")
+	if bucket {
+		stream = "KV_" + s.topoValue("NATS_STATUS_BUCKET")
+	}
+	leader := streamLeader(t, nodes, stream)
 	stoppedAt := time.Now()
 	leader.Signal(sig)
 	if err := leader.Wait(time.Minute); err != nil && sig != syscall.SIGKILL {
 		t.Logf("%s after %s: %v", leader.name, sig, err)
 	}
-	t.Logf("e2e: cluster: %s %s, the leader of the message stream, after %d accepted", sig, leader.name, load.accepted())
+	t.Logf("e2e: cluster: %s %s, the leader of %s, after %d accepted", sig, leader.name, stream, load.accepted())
 	waitFor(t, "two thirds of the load to be accepted", completionDeadline, func() bool { return load.accepted() >= 2*total/3 })
 	leader.Restart()
 	leader.waitReady()
-	t.Logf("e2e: cluster: restarted %s after %d accepted; new leader %s", leader.name, load.accepted(), streamLeader(t, nodes, s.topoValue("NATS_STREAM")).name)
+	t.Logf("e2e: cluster: restarted %s after %d accepted; new leader %s", leader.name, load.accepted(), streamLeader(t, nodes, stream).name)
 	<-load.done
 
 	recs := s.client.awaitTerminal(t, load.ids, completionDeadline)

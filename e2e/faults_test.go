@@ -26,6 +26,8 @@ func TestWorkerKilled(t *testing.T) {
 	})
 	w := s.workers[0]
 	w.Kill()
+	atKill := load.sentSoFar()
+	t.Logf("e2e: worker killed: at the kill sent=%d completed=%d", len(atKill), statusCounts(t, s.dbURL, atKill)["completed"])
 	ids := load.wait(t)
 	w.Restart()
 	settle(t, "worker killed", s.client, s.dbURL, ids, orders)

@@ -51,7 +51,18 @@ func settle(t testing.TB, scenario string, c *client, dbURL string, ids []string
 	tl.lost = tl.sent - tl.completed + rc.missing()
 	tl.log(t, scenario)
 	if tl.completed != tl.sent {
-		t.Errorf("%d of %d messages did not complete, e.g.:\n%s", tl.sent-tl.completed, tl.sent, strings.Join(bad, "\n"))
+		var stuck []string
+		for _, id := range ids {
+			if recs[id].Status != "completed" {
+				stuck = append(stuck, id)
+			}
+		}
+		var inTable map[string]int
+		if dbURL != "" {
+			inTable = statusCounts(t, dbURL, stuck)
+		}
+		t.Errorf("%d of %d messages did not complete (message_status has them as %v), e.g.:\n%s",
+			tl.sent-tl.completed, tl.sent, inTable, strings.Join(bad, "\n"))
 	}
 	if rc.missing() > 0 {
 		t.Errorf("rows missing: %d orders, %d line items", rc.orders.missing, rc.lines.missing)

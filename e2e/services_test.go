@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -74,6 +75,22 @@ func startNATS(t testing.TB, logs *logBook) *natsServer {
 func (n *natsServer) waitReady() {
 	n.t.Helper()
 	waitHTTP(n.t, "nats", n.monitorURL+"/healthz?js-enabled-only=true", 30*time.Second)
+}
+
+// logState logs JetStream's view of streams and consumers (delivered,
+// acknowledged, pending, redelivered), which explains most stuck messages.
+func (n *natsServer) logState(t testing.TB) {
+	if !n.Running() {
+		return
+	}
+	resp, err := http.Get(n.monitorURL + "/jsz?consumers=true")
+	if err != nil {
+		t.Logf("nats /jsz: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	t.Logf("nats /jsz?consumers=true:\n%s", b)
 }
 
 // Restart brings a stopped server back on the same port and store.

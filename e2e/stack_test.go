@@ -52,6 +52,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	s := &stack{t: t, logs: newLogBook(t), workerEnv: o.workerEnv}
 	s.nats = startNATS(t, s.logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.nats.logState(t)
+		}
+	})
 	if o.ownPostgres {
 		s.pg = newPGCluster(t, s.logs)
 		s.dbURL = s.pg.Database("nomnom")
