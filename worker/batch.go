@@ -89,6 +89,8 @@ func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 	var withStatus []*item
 	seen := make(map[string]bool, len(msgs))
 	now := time.Now()
+	sb := &statusBatch{}
+	procs := make([]statusUpdate, 0, len(msgs))
 	for _, m := range msgs {
 		it := w.newItem(m)
 		items = append(items, it)
@@ -108,9 +110,10 @@ func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 		seen[it.id] = true
 		withStatus = append(withStatus, it)
 		if it.failWith == nil {
-			w.status.send(ctx, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
+			procs = append(procs, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
 		}
 	}
+	w.status.send(ctx, sb, procs)
 	reachable := true
 	if len(withStatus) > 0 {
 		reachable = w.settle(ctx, withStatus)
@@ -118,7 +121,7 @@ func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 	if hook := w.cfg.afterCommit; hook != nil && hook() {
 		return true
 	}
-	w.finish(ctx, items)
+	w.finish(ctx, items, sb)
 	w.metrics.batches.Inc()
 	w.metrics.batchDuration.Observe(time.Since(start).Seconds())
 	return reachable

@@ -25,8 +25,9 @@ const dlqAckTimeout = 10 * time.Second
 // Acknowledgements are plain Ack, not AckSync: a lost ack only causes a
 // redelivery, which finds the message completed in message_status and is
 // acknowledged without being written again. The same holds for Term.
-func (w *Worker) finish(ctx context.Context, items []*item) {
+func (w *Worker) finish(ctx context.Context, items []*item, sb *statusBatch) {
 	stored := w.deadLetter(ctx, items)
+	finals := make([]statusUpdate, 0, len(items))
 	for _, it := range items {
 		switch it.outcome {
 		case outFailed:
@@ -46,11 +47,12 @@ func (w *Worker) finish(ctx context.Context, items []*item) {
 		switch {
 		case !it.hasStatus():
 		case it.adopt != nil:
-			w.status.send(ctx, statusUpdate{base: it.base, adopt: it.adopt})
+			finals = append(finals, statusUpdate{base: it.base, adopt: it.adopt})
 		case it.kv != nil:
-			w.status.send(ctx, statusUpdate{base: it.base, change: *it.kv})
+			finals = append(finals, statusUpdate{base: it.base, change: *it.kv})
 		}
 	}
+	w.status.send(ctx, sb, finals)
 }
 
 func (w *Worker) nak(it *item) {

@@ -120,8 +120,9 @@ func (w *Worker) start(ctx context.Context) error {
 			return err
 		}
 	}
-	depth := max(2*w.cfg.BatchSize/w.cfg.KVConcurrency, 16)
-	w.status = newStatusWriter(statusstore.NewKV(kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
+	// Each batch queues at most two jobs per shard (processing, final).
+	const depth = 8
+	w.status = newStatusWriter(statusstore.NewKVPipelined(w.js, kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
 	w.status.start(w.work)
 	w.bgDone.Add(1)
 	go w.pollLag()
