@@ -78,22 +78,38 @@ func (w *Worker) newItem(m jetstream.Msg) *item {
 	return it
 }
 
-// settleBatch processes one fetched batch to its end: statuses committed,
-// dead-letter copies stored, messages acknowledged or NAKed. It returns
-// false when PostgreSQL was unreachable.
-func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
-	start := time.Now()
-	stopProgress := w.keepInProgress(msgs)
-	defer stopProgress()
-	items := make([]*item, 0, len(msgs))
-	var withStatus []*item
-	seen := make(map[string]bool, len(msgs))
+// prepared is a fetched batch between the two stages of the pipeline (see
+// Worker.loop): decoded, its processing statuses sent to KV and, when that
+// is safe, its first transaction opened and its message_status rows claimed.
+type prepared struct {
+	start        time.Time
+	items        []*item
+	withStatus   []*item         // the items with a status record, each id once
+	ids          map[string]bool // their message_ids
+	sb           *statusBatch
+	stopProgress func()
+	claim        *claim // opened ahead; nil when not
+}
+
+// prepare is the first stage of a batch. prev holds the message_ids of the
+// batch before, which may still be settling: when this batch shares one of
+// them, its rows are not claimed ahead, so that no transaction of this
+// batch ever waits for a row of the one before while that one waits for
+// its turn.
+func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg, prev map[string]bool) *prepared {
+	p := &prepared{
+		start:        time.Now(),
+		items:        make([]*item, 0, len(msgs)),
+		ids:          make(map[string]bool, len(msgs)),
+		sb:           &statusBatch{},
+		stopProgress: w.keepInProgress(msgs),
+	}
 	now := time.Now()
-	sb := &statusBatch{}
 	procs := make([]statusUpdate, 0, len(msgs))
+	overlap := false
 	for _, m := range msgs {
 		it := w.newItem(m)
-		items = append(items, it)
+		p.items = append(p.items, it)
 		if it.delivery > 1 {
 			w.metrics.redeliveries.Inc()
 		}
@@ -101,29 +117,50 @@ func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 			it.outcome, it.reason = outFailed, it.failWith
 			continue
 		}
-		if seen[it.id] {
+		if p.ids[it.id] {
 			// Published twice (a redrive racing its original): settle one
 			// copy now; the redelivered other then finds it settled.
 			it.outcome, it.reason = outRetry, errors.New("message_id twice in one batch")
 			continue
 		}
-		seen[it.id] = true
-		withStatus = append(withStatus, it)
+		p.ids[it.id] = true
+		overlap = overlap || prev[it.id]
+		p.withStatus = append(p.withStatus, it)
 		if it.failWith == nil {
 			procs = append(procs, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
 		}
 	}
-	w.status.send(ctx, sb, procs)
-	reachable := true
-	if len(withStatus) > 0 {
-		reachable = w.settle(ctx, withStatus)
+	w.status.send(ctx, p.sb, procs)
+	if len(p.withStatus) > 0 && !overlap {
+		p.claim = w.openClaim(ctx, p.withStatus)
 	}
+	return p
+}
+
+// dropClaim gives up the transaction opened ahead, releasing its rows.
+func (p *prepared) dropClaim(ctx context.Context) {
+	if p.claim != nil && p.claim.tx != nil {
+		_ = p.claim.tx.Rollback(context.WithoutCancel(ctx))
+	}
+	p.claim = nil
+}
+
+// complete is the second stage of a batch, to its end: statuses committed,
+// dead-letter copies stored, messages acknowledged or NAKed. It returns
+// false when PostgreSQL was unreachable.
+func (w *Worker) complete(ctx context.Context, p *prepared) bool {
+	defer p.stopProgress()
+	reachable := true
+	if len(p.withStatus) > 0 {
+		reachable = w.settleClaimed(ctx, p.withStatus, p.claim)
+	}
+	p.claim = nil
 	if hook := w.cfg.afterCommit; hook != nil && hook() {
 		return true
 	}
-	w.finish(ctx, items, sb)
+	w.finish(ctx, p.items, p.sb)
 	w.metrics.batches.Inc()
-	w.metrics.batchDuration.Observe(time.Since(start).Seconds())
+	w.metrics.batchDuration.Observe(time.Since(p.start).Seconds())
 	return reachable
 }
 
@@ -131,7 +168,19 @@ func (w *Worker) settleBatch(ctx context.Context, msgs []jetstream.Msg) bool {
 // makes the whole transaction fail, until that message is alone and failed.
 // It returns false when PostgreSQL was unreachable.
 func (w *Worker) settle(ctx context.Context, items []*item) bool {
-	err := w.commit(ctx, items)
+	return w.settleClaimed(ctx, items, nil)
+}
+
+// settleClaimed is settle whose first transaction may have been opened
+// ahead. One whose claim failed is not trusted (PostgreSQL may have come
+// back since): the first attempt is then made afresh.
+func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) bool {
+	var err error
+	if c != nil && c.err == nil {
+		err = w.commitClaimed(ctx, items, c)
+	} else {
+		err = w.commit(ctx, items)
+	}
 	switch {
 	case err == nil:
 		return true
@@ -191,24 +240,47 @@ func markRetry(items []*item, err error) {
 // commit runs one transaction for items: claim their message_status rows,
 // hand the new ones to the handler, write the final rows. Outcomes are set
 // on the items only when the transaction commits.
-func (w *Worker) commit(ctx context.Context, items []*item) (err error) {
+func (w *Worker) commit(ctx context.Context, items []*item) error {
+	return w.commitClaimed(ctx, items, w.openClaim(ctx, items))
+}
+
+// claim is a transaction that has claimed the message_status rows of a set
+// of items, or why it could not.
+type claim struct {
+	tx   pgx.Tx
+	rows map[string]statusstore.Record
+	err  error
+}
+
+// openClaim begins the transaction of items and claims their rows.
+func (w *Worker) openClaim(ctx context.Context, items []*item) *claim {
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return &claim{err: fmt.Errorf("begin: %w", err)}
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
 	recs := make([]statusstore.Record, len(items))
 	for i, it := range items {
 		recs[i] = it.base
 	}
 	rows, err := statusstore.ClaimBatch(ctx, tx, recs)
 	if err != nil {
-		return fmt.Errorf("claim status rows: %w", err)
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return &claim{err: fmt.Errorf("claim status rows: %w", err)}
 	}
+	return &claim{tx: tx, rows: rows}
+}
+
+// commitClaimed finishes the transaction c opened for items.
+func (w *Worker) commitClaimed(ctx context.Context, items []*item, c *claim) (err error) {
+	if c.err != nil {
+		return c.err
+	}
+	tx, rows := c.tx, c.rows
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
 	now := time.Now().UTC()
 	decided := make([]item, len(items))
 	var todo []int

@@ -196,12 +196,58 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.Stop(sctx)
 }
 
-// loop fetches and settles batches until Stop.
+// aheadTimeout bounds how long a batch keeps the transaction it opened
+// ahead while the batch before settles. Past it the transaction is rolled
+// back and opened again in turn, so that a wait between two workers whose
+// batches share messages always ends.
+const aheadTimeout = 5 * time.Second
+
+// loop fetches and settles batches until Stop, as a pipeline: one goroutine
+// fetches, this one prepares each batch (decoding, processing statuses to
+// KV, and its transaction begun and its message_status rows claimed) while
+// the batch before it is written and committed by another. Batches complete
+// in the order fetched, one at a time, so the entity writes of two batches
+// never interleave.
 func (w *Worker) loop() {
 	defer close(w.loopDone)
+	fetched := make(chan []jetstream.Msg)
+	go w.fetchLoop(fetched)
+	ready := make(chan *prepared)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for p := range ready {
+			if !w.complete(w.work, p) {
+				w.waitForPostgres()
+			}
+		}
+	}()
+	var prev map[string]bool
+	timer := time.NewTimer(aheadTimeout)
+	defer timer.Stop()
+	for msgs := range fetched {
+		p := w.prepare(w.work, msgs, prev)
+		prev = p.ids
+		timer.Reset(aheadTimeout)
+		select {
+		case ready <- p:
+		case <-timer.C:
+			p.dropClaim(w.work)
+			ready <- p
+		}
+	}
+	close(ready)
+	<-done
+}
+
+// fetchLoop fetches batches into out until Stop, then closes it. Every
+// fetched batch is handed over, so none is left unsettled.
+func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
+	defer close(out)
 	fails := 0
 	for !w.isStopping() {
-		if err := w.fetchAndSettle(); err != nil {
+		msgs, err := w.fetch()
+		if err != nil {
 			fails++
 			if fails == 1 || fails%100 == 0 {
 				w.log.Warn("fetch failed; retrying", "err", err, "failures", fails)
@@ -210,28 +256,29 @@ func (w *Worker) loop() {
 			continue
 		}
 		fails = 0
+		if len(msgs) > 0 {
+			out <- msgs
+		}
 	}
 }
 
-func (w *Worker) fetchAndSettle() error {
+// fetch returns the next batch, empty when none came within BatchWait.
+func (w *Worker) fetch() ([]jetstream.Msg, error) {
 	batch, err := w.consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	msgs := make([]jetstream.Msg, 0, w.cfg.BatchSize)
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
 	if len(msgs) > 0 {
-		if !w.settleBatch(w.work, msgs) {
-			w.waitForPostgres()
-		}
-		return nil
+		return msgs, nil
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+		return nil, err
 	}
-	return nil
+	return nil, nil
 }
 
 // waitForPostgres holds the loop until PostgreSQL answers again, so an
