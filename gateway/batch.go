@@ -63,7 +63,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	if meta.idempotencyKey != "" {
 		return errorf(http.StatusBadRequest, codeInvalidIdempotency, "Idempotency-Key is not supported on a batch; send each message to /ingest/message")
 	}
-	body, e := readBody(w, r, s.cfg.MaxBatchBytes)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, e := readBody(w, r, s.cfg.MaxBatchBytes, buf)
 	if e != nil {
 		return e
 	}

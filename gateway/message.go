@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,7 +51,9 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError
 	if e != nil {
 		return e
 	}
-	body, e := readBody(w, r, s.cfg.MaxBodyBytes)
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body, e := readBody(w, r, s.cfg.MaxBodyBytes, buf)
 	if e != nil {
 		return e
 	}
@@ -198,14 +201,30 @@ func requireMedia(r *http.Request, allowed ...string) *apiError {
 		fmt.Sprintf("Content-Type %q is not supported; use %s", ct, allowed[0]))
 }
 
-// readBody reads the whole body, refusing with 413 one larger than limit
-// before reading past the limit.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	tooLarge := errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
-	if r.ContentLength > limit {
-		return nil, tooLarge
+// bodyPool recycles the buffers request bodies are read into: a body is
+// copied into its envelope before the handler returns, so its buffer can
+// serve the next request. Buffers that grew past maxPooledBuffer are left to
+// the garbage collector, so one large batch does not stay pinned.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuffer = 256 << 10
+
+func getBuffer() *bytes.Buffer { return bodyPool.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		bodyPool.Put(b)
 	}
-	var buf bytes.Buffer
+}
+
+// readBody reads the whole body into buf, refusing with 413 one larger than
+// limit before reading past the limit. The bytes are buf's: they are valid
+// until buf goes back to the pool.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Buffer) ([]byte, *apiError) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
@@ -213,11 +232,15 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return nil, tooLarge
+		return nil, tooLarge(limit)
 	case err != nil && !errors.Is(err, io.EOF):
 		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, "reading body: "+err.Error())
 	}
 	return buf.Bytes(), nil
+}
+
+func tooLarge(limit int64) *apiError {
+	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
 }
 
 // checkObject accepts exactly one JSON object, and says where JSON that is

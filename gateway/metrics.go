@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,16 +67,27 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// instrument counts and times every request of one route.
+// instrument counts and times every request of one route. The route's
+// series are looked up once, not per request: a label lookup hashes its
+// values and takes the vector's lock.
 func (m *metrics) instrument(route string, next http.Handler) http.Handler {
+	latency := m.latency.WithLabelValues(route)
+	var byCode sync.Map // status code → prometheus.Counter
+	count := func(status int) {
+		c, ok := byCode.Load(status)
+		if !ok {
+			c, _ = byCode.LoadOrStore(status, m.requests.WithLabelValues(route, strconv.Itoa(status)))
+		}
+		c.(prometheus.Counter).Inc()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inFlight.Inc()
 		defer m.inFlight.Dec()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
-		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		count(rec.status)
+		latency.Observe(time.Since(start).Seconds())
 	})
 }
 

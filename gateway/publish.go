@@ -83,10 +83,16 @@ func (s *Server) createAsync(env *wire.Envelope, now time.Time) pending {
 	val := appendAccepted(make([]byte, 0, 320+len(env.MessageID)+len(env.Tenant)), env, now.UTC())
 	return s.publishAsync(&nats.Msg{
 		Subject: s.kvSubjectPrefix + env.MessageID,
-		Header:  nats.Header{jetstream.ExpectedLastSubjSeqHeader: {"0"}},
+		Header:  createHeader,
 		Data:    val,
 	})
 }
+
+// createHeader makes a publish a KV create. Every create shares it: the
+// client only reads a message's headers when it sends it (no publish option
+// is passed, so PublishMsgAsync does not set any), and nothing else may
+// write to it.
+var createHeader = nats.Header{jetstream.ExpectedLastSubjSeqHeader: {"0"}}
 
 // created finishes a createAsync: nil when the record was written, an error
 // wrapping statusstore.ErrExists when the key has a record (a worker that

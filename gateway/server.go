@@ -106,14 +106,37 @@ func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
 	m := s.metrics
 	keys := newKeyring(s.cfg.APIKeys)
+	message := m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))
+	batch := m.instrument("batch", keys.authenticate(s.serve(s.handleBatch)))
 	r.NotFoundHandler = m.instrument("unmatched", http.HandlerFunc(notFound))
 	r.MethodNotAllowedHandler = m.instrument("unmatched", http.HandlerFunc(methodNotAllowed))
-	r.Handle("/ingest/message", m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))).Methods(http.MethodPost)
-	r.Handle("/ingest/batch", m.instrument("batch", keys.authenticate(s.serve(s.handleBatch)))).Methods(http.MethodPost)
+	r.Handle("/ingest/message", message).Methods(http.MethodPost)
+	r.Handle("/ingest/batch", batch).Methods(http.MethodPost)
 	r.Handle("/ingest/status/{id}", m.instrument("status", keys.authenticate(s.serve(s.handleStatus)))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/health", m.instrument("health", http.HandlerFunc(s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", m.instrument("metrics", metricsHandler(s.cfg.Registry))).Methods(http.MethodGet)
-	return r
+	return ingestFirst(message, batch, r)
+}
+
+// ingestFirst sends the two ingest POSTs straight to their handlers and
+// everything else through the router. They are nearly all the traffic and
+// take no path variables, and the router's matching (a regular expression
+// per route, two request copies for its variables) cost more than the
+// rest of the request's routing.
+func ingestFirst(message, batch, router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			switch r.URL.Path {
+			case "/ingest/message":
+				message.ServeHTTP(w, r)
+				return
+			case "/ingest/batch":
+				batch.ServeHTTP(w, r)
+				return
+			}
+		}
+		router.ServeHTTP(w, r)
+	})
 }
 
 // serve adapts a handler that returns its failure, so that every failure is
