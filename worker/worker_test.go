@@ -619,3 +619,49 @@ func TestOpsHandler(t *testing.T) {
 		t.Errorf("GET /healthz with NATS closed: %d, want 503", resp.StatusCode)
 	}
 }
+
+// TestSameMessageInConsecutiveBatches publishes one message twice (a
+// redrive racing its original) between others, one message per batch: the
+// second copy's batch shares a message with the batch before it, which may
+// still be settling when it is prepared. The message is written once and
+// every copy is acknowledged.
+func TestSameMessageInConsecutiveBatches(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	before := f.publish(testBody{N: 1})
+	env := wire.Envelope{MessageID: uuid.NewString(), Body: []byte(`{"n":2}`), ReceivedAt: time.Now().UTC()}
+	ctx := context.Background()
+	if err := f.kv.Create(ctx, statusstore.NewAccepted(&env, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	data, err := env.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		m := nats.NewMsg(f.top.IngestSubject(""))
+		m.Data, m.Header = data, env.Headers()
+		m.Header.Del(wire.HeaderMsgID) // not de-duplicated by the stream
+		if _, err := f.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := f.publish(testBody{N: 3})
+
+	cfg := f.config()
+	cfg.BatchSize = 1
+	f.start(cfg, h)
+	for _, id := range []string{before, env.MessageID, after} {
+		if r := f.waitTerminal(id); r.Status != statusstore.Completed {
+			t.Fatalf("%s: %+v, want completed", id, r)
+		}
+		if n := f.rows(id); n != 1 {
+			t.Errorf("%s: %d rows, want 1", id, n)
+		}
+		if got := h.callsOf(id); got != 1 {
+			t.Errorf("%s: handler called %d times, want 1", id, got)
+		}
+	}
+	waitAcked(t, f)
+}
