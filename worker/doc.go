@@ -12,7 +12,7 @@
 //
 //  1. decodes the envelopes; a payload that is not an envelope fails at once
 //     (its status too, when its Nats-Msg-Id is a message_id);
-//  2. marks each message processing in KV (asynchronously);
+//  2. marks each message processing in KV (asynchronously, see 7);
 //  3. opens one transaction and claims the messages' message_status rows
 //     (insert if missing, then SELECT … FOR UPDATE). A message whose row is
 //     already completed is only acknowledged: this is what makes a
@@ -27,9 +27,21 @@
 //  6. publishes the dead-letter copies of failed messages and waits for
 //     JetStream to store them before terminating the originals, acks the
 //     written ones, and NAKs the retried ones with their back-off;
-//  7. sends the final statuses to KV, pipelined over KVConcurrency
-//     goroutines sharded by message_id (KV may trail; message_status is
-//     authoritative).
+//  7. sends the final statuses to KV (KV may trail; message_status is
+//     authoritative). Each step of a batch is split by message_id over
+//     KVConcurrency goroutines, each of which writes its part with one
+//     pipelined statusstore.KV.UpdateMany: concurrent reads, then
+//     compare-and-swap publishes awaited together; the final step reuses
+//     the revisions the processing step wrote, so it needs no read.
+//
+// Batches go through a pipeline: one goroutine fetches, another does steps
+// 1-3 of a batch (its transaction begun and its rows claimed ahead) while a
+// third does steps 4-7 of the batch before. Batches complete one at a time
+// in the order fetched, so the entity writes of two batches never
+// interleave. A batch sharing a message with the batch before it claims its
+// rows only in its turn, and a claim held ahead is rolled back after 5s, so
+// that no two transactions wait for each other through the pipeline. Up to
+// three batches are in flight per worker: MaxAckPending should allow it.
 //
 // Attempts: the attempt of a delivery is retry_count + the delivery count,
 // so it keeps growing across redrives. MaxAttempts bounds the deliveries of
