@@ -144,12 +144,35 @@ func (s *KV) UpdateMany(ctx context.Context, ws []Write) []Written {
 			return res
 		}
 	}
-	// retry holds first writes only, so each key once: any order will do;
-	// later writes follow them, in the order given.
-	for _, i := range append(retry, later...) {
+	// retry holds first writes only, so each key once: they go concurrently
+	// (on a replicated bucket a read served by a lagging replica makes many
+	// conflicts at once). Later writes follow them, in the order given.
+	s.updateEach(ctx, ws, retry, res)
+	for _, i := range later {
 		res[i].Record, res[i].Revision, res[i].Err = s.update(ctx, ws[i].MessageID, ws[i].Fn)
 	}
 	return res
+}
+
+// updateEach runs Update's loop for the writes ws[idx], whose keys are
+// distinct, concurrently.
+func (s *KV) updateEach(ctx context.Context, ws []Write, idx []int, res []Written) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(idx), pipeReaders) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				res[i].Record, res[i].Revision, res[i].Err = s.update(ctx, ws[i].MessageID, ws[i].Fn)
+			}
+		}()
+	}
+	for _, i := range idx {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // read is the state of one key before a pipelined write.
