@@ -94,13 +94,14 @@ func TestPostgresStopped(t *testing.T) {
 	s.pg.Stop()
 	during := postBatches(t, s.client, orders[third:2*third], 10)
 	ids = append(ids, during...)
-	waitFor(t, "a message to go retrying while PostgreSQL is down", completionDeadline, func() bool {
-		for _, id := range during {
-			if r, a, err := s.client.status(id, 0); err == nil && a.code == http.StatusOK && r.Status == "retrying" {
-				return true
-			}
+	// The outage reaches the worker: its health says PostgreSQL is down.
+	waitFor(t, "the worker's /healthz to report PostgreSQL down", completionDeadline, func() bool {
+		resp, err := http.Get(s.workers[0].metricsURL + "/healthz")
+		if err != nil {
+			return false
 		}
-		return false
+		resp.Body.Close()
+		return resp.StatusCode != http.StatusOK
 	})
 	s.pg.Start()
 	ids = append(ids, postBatches(t, s.client, orders[2*third:], 10)...)

@@ -22,7 +22,7 @@ type logBook struct {
 	drop  int
 }
 
-const maxLogLines = 5000
+const maxLogLines = 20000
 
 func newLogBook(t testing.TB) *logBook {
 	b := &logBook{}

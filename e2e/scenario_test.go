@@ -156,7 +156,7 @@ func waitFor(t testing.TB, what string, deadline time.Duration, cond func() bool
 		if time.Now().After(end) {
 			t.Fatalf("gave up waiting %s for %s", deadline, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 

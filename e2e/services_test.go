@@ -161,6 +161,9 @@ func newPGCluster(t testing.TB, logs *logBook) *pgCluster {
 	}
 	c.Start()
 	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(c.dir, "postmaster.pid")); err != nil {
+			return // stopped by the test
+		}
 		if out, err := c.tool("pg_ctl", "-D", c.dir, "-m", "immediate", "-w", "stop"); err != nil {
 			t.Logf("pg_ctl stop: %v: %s", err, out)
 		}
