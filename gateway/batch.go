@@ -125,21 +125,22 @@ func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time) ([]lineResul
 // A record whose envelope was not acknowledged is taken back, as on
 // /ingest/message.
 func (s *Server) publishAll(ctx context.Context, store *statusstore.KV, items []batchItem, now time.Time) []*batchItem {
+	ctx, cancel := s.publishCtx(ctx)
+	defer cancel()
 	pubs := make([]pending, len(items))
-	creates := make([]pending, len(items))
+	envs := make([]*wire.Envelope, len(items))
 	for i := range items {
-		it := &items[i]
-		pubs[i] = s.publishAsync(s.natsMsg(it.env))
-		creates[i] = s.createAsync(it.env, now)
+		pubs[i] = s.publishAsync(s.natsMsg(items[i].env))
+		envs[i] = items[i].env
 	}
+	createErrs := s.createAll(ctx, store, envs, now)
 	acked := make([]*batchItem, 0, len(items))
 	for i := range items {
 		it := &items[i]
 		_, it.err = pubs[i].wait()
-		createErr := s.created(ctx, store, it.env, now, creates[i])
 		if it.err != nil {
 			s.publishFailed(pubs[i].msg, it.err)
-			if createErr == nil {
+			if createErrs[i] == nil {
 				s.discardAccepted(ctx, store, it.env.MessageID)
 			}
 			it.result.Error = "not accepted, retry it: JetStream did not acknowledge: " + it.err.Error()

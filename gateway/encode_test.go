@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
@@ -47,25 +46,6 @@ func TestAppendEnvelopeMatchesMarshal(t *testing.T) {
 	}
 }
 
-func TestAppendAcceptedMatchesMarshal(t *testing.T) {
-	t.Parallel()
-	received := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	now := received.Add(1500 * time.Microsecond)
-	for _, tt := range encodeCases {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env := tt.meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", []byte(tt.body), received)
-			want, err := json.Marshal(statusstore.NewAccepted(env, now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := appendAccepted(nil, env, now); !bytes.Equal(got, want) {
-				t.Errorf("record\n got %s\nwant %s", got, want)
-			}
-		})
-	}
-}
-
 func TestAppendAcceptedResponseMatchesEncoder(t *testing.T) {
 	t.Parallel()
 	for _, res := range []acceptedResponse{
@@ -91,7 +71,6 @@ func BenchmarkEnvelope(b *testing.B) {
 		for b.Loop() {
 			env := meta.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", benchBody, now)
 			_ = s.natsMsg(env)
-			_ = appendAccepted(make([]byte, 0, 320), env, now)
 		}
 	})
 	// marshal is what append replaced, for comparison.
@@ -103,9 +82,6 @@ func BenchmarkEnvelope(b *testing.B) {
 				b.Fatal(err)
 			}
 			_ = env.Headers()
-			if _, err := json.Marshal(statusstore.NewAccepted(env, now)); err != nil {
-				b.Fatal(err)
-			}
 		}
 	})
 }

@@ -93,12 +93,13 @@ func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestM
 		return acceptedResponse{}, e
 	}
 	defer release()
+	ctx, cancel := s.publishCtx(ctx)
+	defer cancel()
 	now := time.Now()
 	env := meta.envelope(uuid.NewString(), body, now)
 	pub := s.publishAsync(s.natsMsg(env))
-	create := s.createAsync(env, now)
+	createErr := s.createAll(ctx, store, []*wire.Envelope{env}, now)[0]
 	_, pubErr := pub.wait()
-	createErr := s.created(ctx, store, env, now, create)
 	if pubErr != nil {
 		s.publishFailed(pub.msg, pubErr)
 		if createErr == nil {
@@ -142,7 +143,7 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 		return acceptedResponse{}, unacknowledged(err)
 	}
 	res := acceptedResponse{MessageID: id, Status: "accepted", Timestamp: env.ReceivedAt, Duplicate: ack.Duplicate}
-	if err := s.created(ctx, store, env, now, s.createAsync(env, now)); errors.Is(err, statusstore.ErrExists) {
+	if err := s.record(ctx, store, env, now); errors.Is(err, statusstore.ErrExists) {
 		if rec, found, _ := s.lookup(ctx, store, id); found {
 			res.Timestamp = rec.ReceivedAt
 		}

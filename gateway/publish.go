@@ -22,8 +22,9 @@ type ingestMeta struct {
 }
 
 // Publishing: every write of the hot path (the envelope to the stream, the
-// accepted record to the bucket) is an asynchronous JetStream publish, and
-// the request waits for its acknowledgements together. A message costs one
+// accepted record to the bucket, through statusstore's CreateMany) is an
+// asynchronous JetStream publish, and the request waits for its
+// acknowledgements together. A message costs one
 // round trip however many writes it makes, no goroutine and no reply inbox
 // per write, and the connection's flusher coalesces the writes of all
 // concurrent requests into few socket writes. Every future resolves by
@@ -57,8 +58,8 @@ func (p pending) wait() (*jetstream.PubAck, error) {
 	}
 }
 
-// publishCtx bounds the synchronous calls that follow a publish (a KV
-// lookup, a fallback create, the take-back of a record). It ignores the
+// publishCtx bounds the record writes that go with a publish and the
+// synchronous calls that follow it (a KV lookup, the take-back of a record). It ignores the
 // client going away: once a publish has started, the gateway finishes it and
 // records the outcome, so the stream and the bucket agree.
 func (s *Server) publishCtx(parent context.Context) (context.Context, context.CancelFunc) {
@@ -75,55 +76,26 @@ func (s *Server) publishFailed(msg *nats.Msg, err error) {
 	}
 }
 
-// createAsync starts the KV create of a published envelope's accepted
-// record: a publish on the key's subject that the server refuses when the
-// key's last sequence is not 0, which is what jetstream's KeyValue.Create
-// sends, without its synchronous request. It never overwrites a record.
-func (s *Server) createAsync(env *wire.Envelope, now time.Time) pending {
-	val := appendAccepted(make([]byte, 0, 320+len(env.MessageID)+len(env.Tenant)), env, now.UTC())
-	return s.publishAsync(&nats.Msg{
-		Subject: s.kvSubjectPrefix + env.MessageID,
-		Header:  createHeader,
-		Data:    val,
-	})
-}
-
-// createHeader makes a publish a KV create. Every create shares it: the
-// client only reads a message's headers when it sends it (no publish option
-// is passed, so PublishMsgAsync does not set any), and nothing else may
-// write to it.
-var createHeader = nats.Header{jetstream.ExpectedLastSubjSeqHeader: {"0"}}
-
-// created finishes a createAsync: nil when the record was written, an error
-// wrapping statusstore.ErrExists when the key has a record (a worker that
-// got there first, or an earlier request with the same Idempotency-Key), or
-// another error, counted and logged. A refused create is repeated with the
-// store's Create, which tells a record from a deleted key (and replaces
-// only the latter), exactly as KeyValue.Create does.
-func (s *Server) created(ctx context.Context, store *statusstore.KV, env *wire.Envelope, now time.Time, p pending) error {
-	_, err := p.wait()
-	switch {
-	case err == nil:
-		return nil
-	case wrongLastSequence(err):
-		ctx, cancel := s.publishCtx(ctx)
-		defer cancel()
-		return s.record(ctx, store, env, now)
-	default:
-		s.metrics.statusErrors.Inc()
-		s.log.Error("write accepted status", "message_id", env.MessageID, "err", err)
-		return err
+// createAll creates the accepted records of envs with the store's
+// pipelined CreateMany: all the creates are published at once and their
+// acknowledgements awaited together. It returns one error per envelope:
+// nil, one wrapping statusstore.ErrExists (a worker got there first; the
+// record was not touched), or another failure, counted and logged. A failed
+// create is not answered: the message is durable, and the worker creates the
+// record when it takes it.
+func (s *Server) createAll(ctx context.Context, store *statusstore.KV, envs []*wire.Envelope, now time.Time) []error {
+	recs := make([]statusstore.Record, len(envs))
+	for i, env := range envs {
+		recs[i] = statusstore.NewAccepted(env, now)
 	}
-}
-
-// wrongLastSequence reports whether JetStream refused a publish because the
-// subject's last sequence was not the expected one (10071; 10164 on
-// replicated streams).
-func wrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) &&
-		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+	errs := store.CreateMany(ctx, recs)
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, statusstore.ErrExists) {
+			s.metrics.statusErrors.Inc()
+			s.log.Error("write accepted status", "message_id", envs[i].MessageID, "err", err)
+		}
+	}
+	return errs
 }
 
 // record writes the accepted record of a published envelope with a KV

@@ -38,9 +38,6 @@ type Server struct {
 	limiter *limiter
 	handler http.Handler
 	http    *http.Server
-	// kvSubjectPrefix is "$KV.<bucket>.", the subject prefix of the status
-	// bucket's keys, which createAsync publishes to.
-	kvSubjectPrefix string
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -88,8 +85,6 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
-
-		kvSubjectPrefix: "$KV." + cfg.Topology.StatusBucket + ".",
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.handler = s.routes()
@@ -237,7 +232,7 @@ func (s *Server) ensure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.store.Store(statusstore.NewKV(kv))
+	s.store.Store(statusstore.NewKVPipelined(s.js, kv))
 	select {
 	case <-s.ready:
 	default:
