@@ -31,7 +31,8 @@ type stackOptions struct {
 	// ownPostgres runs a PostgreSQL cluster of the test's own, which the
 	// test can stop; otherwise a fresh database on the machine's server.
 	ownPostgres bool
-	// workers is the number of workers started (default 1).
+	// workers is the number of workers started (default 1; -1 for none,
+	// when the test starts them itself with startWorker).
 	workers int
 	// workerEnv is added to every worker's environment (NOMNOM_BATCH_SIZE…).
 	workerEnv []string
@@ -75,8 +76,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	s.migrate()
 	s.startGateway()
 	n := o.workers
-	if n == 0 {
+	switch n {
+	case 0:
 		n = 1
+	case -1:
+		n = 0
 	}
 	for range n {
 		s.startWorker()
