@@ -49,8 +49,8 @@ type batchItem struct {
 
 // handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line.
 // Valid lines are published, and their records created, asynchronously and
-// acknowledged together; a line that fails is reported on its
-// own and does not fail the others.
+// acknowledged together; a line that fails is reported on its own and does
+// not fail the others.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	start := time.Now()
 	if e := requireMedia(r, "application/x-ndjson", "application/jsonl"); e != nil {

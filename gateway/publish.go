@@ -24,12 +24,12 @@ type ingestMeta struct {
 // Publishing: every write of the hot path (the envelope to the stream, the
 // accepted record to the bucket, through statusstore's CreateMany) is an
 // asynchronous JetStream publish, and the request waits for its
-// acknowledgements together. A message costs one
-// round trip however many writes it makes, no goroutine and no reply inbox
-// per write, and the connection's flusher coalesces the writes of all
-// concurrent requests into few socket writes. Every future resolves by
-// itself: the JetStream context is made with an async publish timeout of
-// Config.PublishTimeout, and a disconnect fails the futures in flight.
+// acknowledgements together. A message costs one round trip however many
+// writes it makes, with no goroutine and no reply inbox per write, and the
+// connection's flusher coalesces the writes of all concurrent requests into
+// few socket writes. Every future resolves by itself: the JetStream context
+// is made with an async publish timeout of Config.PublishTimeout, and a
+// reconnect fails the futures in flight.
 
 // pending is one asynchronous publish: its message and either the future of
 // its acknowledgement or the error that kept it from being sent.
