@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,12 +92,42 @@ type prepared struct {
 	claim        *claim // opened ahead; nil when not
 }
 
-// prepare is the first stage of a batch. prev holds the message_ids of the
-// batch before, which may still be settling: when this batch shares one of
-// them, its rows are not claimed ahead, so that no transaction of this
-// batch ever waits for a row of the one before while that one waits for
-// its turn.
-func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg, prev map[string]bool) *prepared {
+// inFlight counts the message_ids of the batches between prepare and the
+// end of complete.
+type inFlight struct {
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+// add records ids and reports whether any was in flight already.
+func (f *inFlight) add(ids map[string]bool) (overlap bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids == nil {
+		f.ids = make(map[string]int)
+	}
+	for id := range ids {
+		overlap = overlap || f.ids[id] > 0
+		f.ids[id]++
+	}
+	return overlap
+}
+
+func (f *inFlight) remove(ids map[string]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range ids {
+		if f.ids[id]--; f.ids[id] <= 0 {
+			delete(f.ids, id)
+		}
+	}
+}
+
+// prepare is the first stage of a batch. When the batch shares a message
+// with a batch in flight, its rows are not claimed ahead, so that no
+// transaction of this batch ever holds a row that the other batch waits for
+// while this one waits for its turn.
+func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 	p := &prepared{
 		start:        time.Now(),
 		items:        make([]*item, 0, len(msgs)),
@@ -106,7 +137,6 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg, prev map[str
 	}
 	now := time.Now()
 	procs := make([]statusUpdate, 0, len(msgs))
-	overlap := false
 	for _, m := range msgs {
 		it := w.newItem(m)
 		p.items = append(p.items, it)
@@ -124,13 +154,13 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg, prev map[str
 			continue
 		}
 		p.ids[it.id] = true
-		overlap = overlap || prev[it.id]
 		p.withStatus = append(p.withStatus, it)
 		if it.failWith == nil {
 			procs = append(procs, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
 		}
 	}
 	w.status.send(ctx, p.sb, procs)
+	overlap := w.inFlight.add(p.ids)
 	if len(p.withStatus) > 0 && !overlap {
 		p.claim = w.openClaim(ctx, p.withStatus)
 	}
@@ -150,6 +180,7 @@ func (p *prepared) dropClaim(ctx context.Context) {
 // false when PostgreSQL was unreachable.
 func (w *Worker) complete(ctx context.Context, p *prepared) bool {
 	defer p.stopProgress()
+	defer w.inFlight.remove(p.ids)
 	reachable := true
 	if len(p.withStatus) > 0 {
 		reachable = w.settleClaimed(ctx, p.withStatus, p.claim)

@@ -23,6 +23,7 @@ const (
 	DefaultMaxAckPending   = 1000
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultKVConcurrency   = 32
+	DefaultConcurrency     = 1
 )
 
 // DefaultBackoff is the delay before each retry of a transiently failed
@@ -69,6 +70,16 @@ type Config struct {
 	// the KV bucket (default 32). Writes for one message always go through
 	// the same goroutine, so they stay in order.
 	KVConcurrency int
+	// Concurrency is the number of batches a worker writes at once, each
+	// in its own transaction (default 1: one at a time, in the order
+	// fetched). Above 1 the worker behaves as that many workers sharing
+	// the consumer: the next batch is written while the one before waits
+	// for PostgreSQL, which helps when PostgreSQL is remote and has cores
+	// to spare. Two batches that write the same entity rows may then
+	// deadlock, which PostgreSQL breaks and the worker retries (a
+	// transient error), as between two workers. MaxAckPending should
+	// allow Concurrency+2 batches per worker.
+	Concurrency int
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string
@@ -113,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.KVConcurrency == 0 {
 		c.KVConcurrency = DefaultKVConcurrency
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -143,6 +157,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("shutdown timeout %s: must not be negative", c.ShutdownTimeout)
 	case c.KVConcurrency < 1 || c.KVConcurrency > 1024:
 		return fmt.Errorf("KV concurrency %d: must be between 1 and 1024", c.KVConcurrency)
+	case c.Concurrency < 1 || c.Concurrency > 64:
+		return fmt.Errorf("concurrency %d: must be between 1 and 64", c.Concurrency)
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {

@@ -46,6 +46,7 @@ type Worker struct {
 	hardStop context.CancelFunc
 	work     context.Context // cancelled only by a hard stop
 	bgDone   sync.WaitGroup  // lag poller
+	inFlight inFlight        // message_ids of the batches in the pipeline
 }
 
 // New checks the configuration and returns a worker that Start runs. The
@@ -205,29 +206,29 @@ const aheadTimeout = 5 * time.Second
 // loop fetches and settles batches until Stop, as a pipeline: one goroutine
 // fetches, this one prepares each batch (decoding, processing statuses to
 // KV, and its transaction begun and its message_status rows claimed) while
-// the batch before it is written and committed by another. Batches complete
-// in the order fetched, one at a time, so the entity writes of two batches
-// never interleave.
+// Concurrency others write and commit the batches prepared before, each in
+// its own transaction, as that many workers would.
 func (w *Worker) loop() {
 	defer close(w.loopDone)
 	fetched := make(chan []jetstream.Msg)
 	go w.fetchLoop(fetched)
 	ready := make(chan *prepared)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for p := range ready {
-			if !w.complete(w.work, p) {
-				w.waitForPostgres()
+	var writers sync.WaitGroup
+	for range w.cfg.Concurrency {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for p := range ready {
+				if !w.complete(w.work, p) {
+					w.waitForPostgres()
+				}
 			}
-		}
-	}()
-	var prev map[string]bool
+		}()
+	}
 	timer := time.NewTimer(aheadTimeout)
 	defer timer.Stop()
 	for msgs := range fetched {
-		p := w.prepare(w.work, msgs, prev)
-		prev = p.ids
+		p := w.prepare(w.work, msgs)
 		timer.Reset(aheadTimeout)
 		select {
 		case ready <- p:
@@ -237,7 +238,7 @@ func (w *Worker) loop() {
 		}
 	}
 	close(ready)
-	<-done
+	writers.Wait()
 }
 
 // fetchLoop fetches batches into out until Stop, then closes it. Every

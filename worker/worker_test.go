@@ -665,3 +665,50 @@ func TestSameMessageInConsecutiveBatches(t *testing.T) {
 	}
 	waitAcked(t, f)
 }
+
+// TestConcurrentBatchesInOneWorker writes several batches at once in one
+// worker, with transient failures among them: every message completes
+// once, with a history of allowed steps.
+func TestConcurrentBatchesInOneWorker(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	h.perMessage = true
+	const n = 200
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.publish(testBody{N: i})
+		if i%9 == 0 {
+			h.failTransient[ids[i]] = 1
+		}
+	}
+	cfg := f.config()
+	cfg.BatchSize = 10
+	cfg.Concurrency = 4
+	f.start(cfg, h)
+	for i, id := range ids {
+		r := f.waitTerminal(id)
+		if r.Status != statusstore.Completed {
+			t.Errorf("%s: %s (%s), want completed", id, r.Status, r.Error)
+			continue
+		}
+		if err := replay(r); err != nil {
+			t.Errorf("%s: history %v out of order: %v", id, r.History, err)
+		}
+		want := 1
+		if i%9 == 0 {
+			want = 2 // the transient failure, then the write
+		}
+		if got := h.callsOf(id); got != want {
+			t.Errorf("%s: handler called %d times, want %d", id, got, want)
+		}
+	}
+	var rows int
+	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n {
+		t.Errorf("%d rows, want %d", rows, n)
+	}
+	waitAcked(t, f)
+}
