@@ -36,12 +36,15 @@
 //
 // Batches go through a pipeline: one goroutine fetches, another does steps
 // 1-3 of a batch (its transaction begun and its rows claimed ahead) while a
-// third does steps 4-7 of the batch before. Batches complete one at a time
-// in the order fetched, so the entity writes of two batches never
-// interleave. A batch sharing a message with the batch before it claims its
-// rows only in its turn, and a claim held ahead is rolled back after 5s, so
-// that no two transactions wait for each other through the pipeline. Up to
-// three batches are in flight per worker: MaxAckPending should allow it.
+// third does steps 4-7 of the batch before. With Concurrency 1 (the
+// default) batches complete one at a time in the order fetched, so the
+// entity writes of two batches of one worker never interleave; above 1,
+// that many goroutines do steps 4-7, as that many workers would. A batch
+// sharing a message with a batch in flight claims its rows only in its
+// turn, and a claim held ahead is rolled back after 5s, so that no two
+// transactions wait for each other through the pipeline. Up to
+// Concurrency+2 batches are in flight per worker: MaxAckPending should
+// allow it.
 //
 // Attempts: the attempt of a delivery is retry_count + the delivery count,
 // so it keeps growing across redrives. MaxAttempts bounds the deliveries of
