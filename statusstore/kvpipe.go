@@ -72,8 +72,10 @@ type Written struct {
 // had. Results are in the order of ws.
 //
 // A key given more than once is written in the order given: its later
-// writes wait for the earlier ones. Without a JetStream context (a store
-// made by NewKV) the writes run one after the other through Update.
+// writes wait for the earlier ones. When ctx ends first, the writes not yet
+// acknowledged get ctx's error and may or may not have been stored. Without
+// a JetStream context (a store made by NewKV) the writes run one after the
+// other through Update.
 func (s *KV) UpdateMany(ctx context.Context, ws []Write) []Written {
 	res := make([]Written, len(ws))
 	if s.js == nil {
@@ -236,6 +238,8 @@ func (s *KV) readMany(ctx context.Context, ws []Write, idx []int) []read {
 // deleted (the gateway's Delete after a failed publish) is created over the
 // delete marker, as Create does. Without a JetStream context (a store made
 // by NewKV) the records are created one after the other through Create.
+// When ctx ends first, the creates not yet acknowledged get ctx's error and
+// may or may not have been stored.
 func (s *KV) CreateMany(ctx context.Context, recs []Record) []error {
 	errs := make([]error, len(recs))
 	if s.js == nil {
