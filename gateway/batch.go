@@ -125,8 +125,7 @@ func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time) ([]lineResul
 // A record whose envelope was not acknowledged is taken back, as on
 // /ingest/message.
 func (s *Server) publishAll(ctx context.Context, store *statusstore.KV, items []batchItem, now time.Time) []*batchItem {
-	ctx, cancel := s.publishCtx(ctx)
-	defer cancel()
+	ctx = recordCtx(ctx)
 	pubs := make([]pending, len(items))
 	envs := make([]*wire.Envelope, len(items))
 	for i := range items {

@@ -93,8 +93,7 @@ func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestM
 		return acceptedResponse{}, e
 	}
 	defer release()
-	ctx, cancel := s.publishCtx(ctx)
-	defer cancel()
+	ctx = recordCtx(ctx)
 	now := time.Now()
 	env := meta.envelope(uuid.NewString(), body, now)
 	pub := s.publishAsync(s.natsMsg(env))

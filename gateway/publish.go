@@ -58,12 +58,22 @@ func (p pending) wait() (*jetstream.PubAck, error) {
 	}
 }
 
-// publishCtx bounds the record writes that go with a publish and the
-// synchronous calls that follow it (a KV lookup, the take-back of a record). It ignores the
-// client going away: once a publish has started, the gateway finishes it and
-// records the outcome, so the stream and the bucket agree.
+// publishCtx bounds the synchronous calls that follow a publish (a KV
+// lookup, the take-back of a record). It ignores the client going away:
+// once a publish has started, the gateway finishes it and records the
+// outcome, so the stream and the bucket agree.
 func (s *Server) publishCtx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(parent), s.cfg.PublishTimeout)
+}
+
+// recordCtx is the context of the record creates that go with a publish.
+// Like publishCtx it ignores the client going away, but it sets no deadline
+// of its own, which would cost a timer per request: the pipelined creates
+// are futures that time out by themselves after Config.PublishTimeout, and
+// the synchronous calls of a create that conflicts get jetstream's default
+// timeout.
+func recordCtx(parent context.Context) context.Context {
+	return context.WithoutCancel(parent)
 }
 
 // publishFailed counts and logs a message JetStream did not acknowledge, and
