@@ -10,4 +10,12 @@
 // Never 202 for a message JetStream did not acknowledge: every accepted
 // message has a PubAck, and a failed publish answers 503 with Retry-After so
 // the client retries.
+//
+// The hot path pays one round trip per request, not per write: the
+// envelopes and the accepted records (statusstore's CreateMany) are
+// published asynchronously on one connection and their acknowledgements
+// awaited together, with no goroutine per message. Bodies are validated in
+// one pass and embedded into envelopes that are appended, not marshalled.
+// Publishes in flight are bounded (Config.MaxInFlightPublishes, 429 beyond
+// it), so memory stays flat when JetStream is slower than the clients.
 package gateway
