@@ -32,7 +32,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) *apiError 
 		return errorf(http.StatusNotFound, codeNotFound, "no message "+id.String())
 	}
 	if wait > 0 && !rec.Status.Terminal() {
-		rec = s.waitTerminal(r.Context(), rec, wait)
+		rec = s.fresher(r.Context(), s.waitTerminal(r.Context(), rec, wait))
 	}
 	writeJSON(w, http.StatusOK, rec)
 	return nil
@@ -71,7 +71,7 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 			rec, err = s.leaderGet(ctx, id)
 		}
 		if err == nil {
-			return rec, true, nil
+			return s.fresher(ctx, rec), true, nil
 		}
 		if !errors.Is(err, statusstore.ErrNotFound) {
 			failures = append(failures, fmt.Errorf("status bucket: %w", err))
@@ -94,6 +94,41 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 		return statusstore.Record{}, false, errorf(http.StatusServiceUnavailable, codeUnavailable, "status store unavailable")
 	}
 	return statusstore.Record{}, false, nil
+}
+
+// kvStaleAfter is how long a record in KV may stay unchanged and not
+// terminal before a status read also asks message_status.
+//
+// Workers write KV after their PostgreSQL commit and give a KV write only a
+// few tries. When the status bucket's stream is electing a leader (4 to 9
+// seconds after its node was lost), a message committed in that window keeps
+// its older KV record (accepted or processing) while message_status says
+// completed, and no later write repairs it. Checking PostgreSQL only for
+// records that have not moved for a while keeps the usual read at one KV get
+// while a stale record heals on the next poll.
+const kvStaleAfter = 10 * time.Second
+
+// fresher returns message_status's record instead of rec when rec is not
+// terminal, has not changed for kvStaleAfter, and PostgreSQL holds a record
+// further along the lifecycle. Without a database, or when PostgreSQL cannot
+// answer, it returns rec.
+func (s *Server) fresher(ctx context.Context, rec statusstore.Record) statusstore.Record {
+	if rec.Status.Terminal() || s.cfg.StatusFallback == nil || time.Since(rec.UpdatedAt) < kvStaleAfter {
+		return rec
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	db, err := s.cfg.StatusFallback.Get(ctx, rec.MessageID)
+	switch {
+	case errors.Is(err, statusstore.ErrNotFound):
+		return rec
+	case err != nil:
+		s.log.Warn("status database", "message_id", rec.MessageID, "err", err)
+		return rec
+	case statusstore.After(db, rec):
+		return db
+	}
+	return rec
 }
 
 // waitTerminal watches the record until it is terminal, the wait ends, the
