@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"github.com/nomnom-io/nomnom/statusstore"
+
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +96,9 @@ type Config struct {
 	// and before any message is acknowledged; returning true abandons the
 	// batch unacknowledged, as a crash would.
 	afterCommit func() bool
+	// beforeKVWrite, when set, is called before each pipelined KV write of
+	// a batch step, with the states being written.
+	beforeKVWrite func(states []statusstore.State)
 }
 
 func (c Config) withDefaults() Config {

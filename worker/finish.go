@@ -19,8 +19,10 @@ const dlqAckTimeout = 10 * time.Second
 
 // finish acts on the settled batch: failed messages are copied to the DLQ
 // and, once JetStream has stored the copies, terminated; written ones are
-// acknowledged; the rest are NAKed with their back-off. Status steps go to
-// KV after that: PostgreSQL already has the authoritative record.
+// acknowledged; the rest are NAKed with their back-off. Each message's final
+// status goes to KV first and its acknowledgement follows the KV write (see
+// statusUpdate.settle), so KV never stays behind a message JetStream has
+// let go of.
 //
 // Acknowledgements are plain Ack, not AckSync: a lost ack only causes a
 // redelivery, which finds the message completed in message_status and is
@@ -29,30 +31,52 @@ func (w *Worker) finish(ctx context.Context, items []*item, sb *statusBatch) {
 	stored := w.deadLetter(ctx, items)
 	finals := make([]statusUpdate, 0, len(items))
 	for _, it := range items {
+		if it.outcome == outFailed && !stored[it] {
+			w.nak(it)
+			continue
+		}
+		settle := w.settler(it)
+		switch {
+		case !it.hasStatus():
+			settle(true)
+		case it.adopt != nil:
+			finals = append(finals, statusUpdate{base: it.base, adopt: it.adopt, settle: settle})
+		case it.kv != nil:
+			finals = append(finals, statusUpdate{base: it.base, change: *it.kv, settle: settle})
+		default:
+			settle(true)
+		}
+	}
+	w.status.send(ctx, sb, finals)
+}
+
+// settler returns what ends a message's delivery once its status is
+// written. A written message whose completed status could not reach KV is
+// NAKed instead of acknowledged: its redelivery finds the committed row and
+// tries KV again, so KV does not stay behind. A failed one is terminated all
+// the same, since its copy is already in the DLQ; readers reconcile a stale
+// KV record with message_status.
+func (w *Worker) settler(it *item) func(written bool) {
+	return func(written bool) {
+		if !written && (it.outcome == outCompleted || it.outcome == outDuplicate) {
+			w.nak(it)
+			return
+		}
 		switch it.outcome {
 		case outFailed:
-			if !stored[it] {
-				w.nak(it)
-				continue
-			}
 			w.ackErr(it, it.msg.Term())
 			w.metrics.messages.WithLabelValues("failed").Inc()
-		case outCompleted, outDuplicate:
+		case outCompleted:
 			w.ackErr(it, it.msg.Ack())
-			w.metrics.messages.WithLabelValues(map[outcome]string{outCompleted: "completed", outDuplicate: "duplicate"}[it.outcome]).Inc()
+			w.metrics.messages.WithLabelValues("completed").Inc()
+		case outDuplicate:
+			w.ackErr(it, it.msg.Ack())
+			w.metrics.messages.WithLabelValues("duplicate").Inc()
 		case outRetry:
 			w.nak(it)
 			w.metrics.messages.WithLabelValues("retrying").Inc()
 		}
-		switch {
-		case !it.hasStatus():
-		case it.adopt != nil:
-			finals = append(finals, statusUpdate{base: it.base, adopt: it.adopt})
-		case it.kv != nil:
-			finals = append(finals, statusUpdate{base: it.base, change: *it.kv})
-		}
 	}
-	w.status.send(ctx, sb, finals)
 }
 
 func (w *Worker) nak(it *item) {

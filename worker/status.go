@@ -17,8 +17,14 @@ import (
 const kvWriteTimeout = 5 * time.Second
 
 // kvTries is how many times a final state is written before the writer
-// gives up on it: a reader trusts KV before PostgreSQL.
-const kvTries = 3
+// gives up on it: a reader trusts KV before PostgreSQL. The waits between
+// tries double from kvRetryWait up to kvRetryMaxWait, about ten seconds in
+// all, so the writes outlast a JetStream leader election.
+const (
+	kvTries        = 7
+	kvRetryWait    = 200 * time.Millisecond
+	kvRetryMaxWait = 3200 * time.Millisecond
+)
 
 // statusUpdate is one lifecycle step to apply to a message's KV record.
 type statusUpdate struct {
@@ -28,7 +34,18 @@ type statusUpdate struct {
 	// committed message_status row of a message an earlier delivery
 	// settled, which KV may not have caught up with.
 	adopt *statusstore.Record
+	// settle, when set, runs once the update is written or refused (true)
+	// or given up on (false). The worker acknowledges a message only then:
+	// a crash between the commit and the KV write leaves the message
+	// unacknowledged, and its redelivery brings KV up to the committed row
+	// (adopt). Acking first would leave KV behind PostgreSQL for good, and
+	// readers try KV first.
+	settle func(written bool)
 }
+
+// final reports whether the update ends a delivery: a terminal state, or
+// the adoption of a committed row.
+func (u statusUpdate) final() bool { return u.adopt != nil || u.change.To.Terminal() }
 
 // fn is the update as a compare-and-swap function.
 func (u statusUpdate) fn(cur statusstore.Record, found bool) (statusstore.Record, error) {
@@ -87,6 +104,7 @@ type statusWriter struct {
 	shards []chan statusJob
 	wg     sync.WaitGroup
 	errs   func() // counts a failed write
+	hook   func(states []statusstore.State)
 }
 
 func newStatusWriter(store *statusstore.KV, n, depth int, log *slog.Logger, errs func()) *statusWriter {
@@ -149,7 +167,7 @@ func (w *statusWriter) apply(ctx context.Context, job statusJob) {
 	for try := range kvTries {
 		if try > 0 {
 			select {
-			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			case <-time.After(min(kvRetryWait<<(try-1), kvRetryMaxWait)):
 			case <-ctx.Done():
 			}
 		}
@@ -163,22 +181,34 @@ func (w *statusWriter) apply(ctx context.Context, job statusJob) {
 				ws[i].Known, ws[i].Revision = k.Record, k.Revision
 			}
 		}
+		if w.hook != nil {
+			states := make([]statusstore.State, len(pending))
+			for i, u := range pending {
+				states[i] = u.change.To
+			}
+			w.hook(states)
+		}
 		wctx, cancel := context.WithTimeout(ctx, kvWriteTimeout)
 		res := w.store.UpdateMany(wctx, ws)
 		cancel()
 		var again []statusUpdate
 		for i, r := range res {
 			u := pending[i]
+			written := r.Err == nil || errors.Is(r.Err, statusstore.ErrTransition)
 			switch {
-			case r.Err == nil || errors.Is(r.Err, statusstore.ErrTransition):
+			case written:
 				if r.Revision != 0 {
 					job.batch.put(u.base.MessageID, r)
 				}
-			case u.change.To.Terminal() && try < kvTries-1:
+			case u.final() && try < kvTries-1:
 				again = append(again, u)
+				continue
 			default:
 				w.errs()
 				w.log.Warn("status update in KV failed", "message_id", u.base.MessageID, "status", u.change.To, "err", r.Err)
+			}
+			if u.settle != nil {
+				u.settle(written)
 			}
 		}
 		if len(again) == 0 {

@@ -124,6 +124,7 @@ func (w *Worker) start(ctx context.Context) error {
 	// Each batch queues at most two jobs per shard (processing, final).
 	const depth = 8
 	w.status = newStatusWriter(statusstore.NewKVPipelined(w.js, kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
+	w.status.hook = w.cfg.beforeKVWrite
 	w.status.start(w.work)
 	w.bgDone.Add(1)
 	go w.pollLag()

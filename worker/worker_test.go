@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -709,6 +710,49 @@ func TestConcurrentBatchesInOneWorker(t *testing.T) {
 	}
 	if rows != n {
 		t.Errorf("%d rows, want %d", rows, n)
+	}
+	waitAcked(t, f)
+}
+
+// TestAckFollowsFinalStatus holds the KV write of a message's final status
+// and checks that JetStream still has the message unacknowledged meanwhile:
+// a worker that died at that point would leave it to a redelivery, which
+// brings KV up to the committed row, instead of leaving KV behind for good.
+func TestAckFollowsFinalStatus(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg := f.config()
+	cfg.beforeKVWrite = func(states []statusstore.State) {
+		if slices.Contains(states, statusstore.Completed) {
+			once.Do(func() { close(held) })
+			<-release
+		}
+	}
+	id := f.publish(testBody{N: 3})
+	f.start(cfg, newTestHandler())
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the worker's stop, even after a failure
+	<-held
+	if f.pgStatus(id).Status != statusstore.Completed {
+		t.Fatal("the final KV write began before the commit")
+	}
+	c, err := f.js.Consumer(context.Background(), f.top.Stream, DefaultConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 1 {
+		t.Fatalf("while the completed status is not in KV: %d unacknowledged, want 1", info.NumAckPending)
+	}
+	unblock()
+	if r := f.waitTerminal(id); r.Status != statusstore.Completed {
+		t.Fatalf("record %+v, want completed", r)
 	}
 	waitAcked(t, f)
 }
