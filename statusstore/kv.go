@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -81,10 +83,13 @@ func (s *KV) Update(ctx context.Context, messageID string, fn func(cur Record, f
 // update is Update that also returns the key's revision: the one written,
 // or the current one when fn refuses.
 func (s *KV) update(ctx context.Context, messageID string, fn func(cur Record, found bool) (Record, error)) (Record, uint64, error) {
-	for range maxCASAttempts {
+	for attempt := range maxCASAttempts {
 		next, rev, conflict, err := s.tryUpdate(ctx, messageID, fn)
 		if !conflict {
 			return next, rev, err
+		}
+		if err := casPause(ctx, attempt); err != nil {
+			return Record{}, 0, fmt.Errorf("statusstore: update %s: %w", messageID, err)
 		}
 	}
 	return Record{}, 0, fmt.Errorf("statusstore: update %s: still conflicting after %d compare-and-swap attempts", messageID, maxCASAttempts)
@@ -116,6 +121,26 @@ func (s *KV) tryUpdate(ctx context.Context, id string, fn func(Record, bool) (Re
 		return Record{}, 0, false, fmt.Errorf("statusstore: update %s: %w", id, err)
 	}
 	return next, rev, false, nil
+}
+
+// casPause waits before compare-and-swap attempt+2: not at all after the
+// first lost round, then a jittered wait that grows to a few tens of
+// milliseconds. On a replicated bucket the server refuses a conditional
+// write while another write of the key is still being replicated, so
+// retrying at once only loses again.
+func casPause(ctx context.Context, attempt int) error {
+	if attempt == 0 {
+		return nil
+	}
+	limit := time.Millisecond << min(attempt, 5)
+	t := time.NewTimer(limit/2 + rand.N(limit/2))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // casConflict reports whether a write lost a compare-and-swap race. On R1
