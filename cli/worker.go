@@ -254,6 +254,10 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpo
 }
 
 // startWorker starts w, retrying while NATS is not connected yet.
+// startTriesConnected is how many times a worker connected to NATS retries
+// its start (about 20 seconds in all) before reporting the error.
+const startTriesConnected = 6
+
 func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog.Logger) error {
 	for i := 0; ; i++ {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -265,7 +269,10 @@ func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if nc.Status() == nats.CONNECTED && i > 0 {
+		// Connected and still refused after several tries: a real
+		// configuration problem rather than a JetStream cluster electing
+		// leaders or catching up with a replica change.
+		if nc.Status() == nats.CONNECTED && i >= startTriesConnected {
 			return err
 		}
 		wait := min(time.Duration(1<<min(i, 5))*250*time.Millisecond, 5*time.Second)
