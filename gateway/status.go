@@ -99,13 +99,14 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 // kvStaleAfter is how long a record in KV may stay unchanged and not
 // terminal before a status read also asks message_status.
 //
-// Workers write KV after their PostgreSQL commit and give a KV write only a
-// few tries. When the status bucket's stream is electing a leader (4 to 9
-// seconds after its node was lost), a message committed in that window keeps
-// its older KV record (accepted or processing) while message_status says
-// completed, and no later write repairs it. Checking PostgreSQL only for
-// records that have not moved for a while keeps the usual read at one KV get
-// while a stale record heals on the next poll.
+// Workers write KV after their PostgreSQL commit, and acknowledge a message
+// only once its final status is in KV (a completed message whose KV write
+// keeps failing is redelivered and written again). A failed message is
+// terminated all the same, and until a redelivery repairs a completed one,
+// KV can hold an older record (accepted or processing) while message_status
+// says completed. Checking PostgreSQL only for records that have not moved
+// for a while keeps the usual read at one KV get while a stale record reads
+// right on the next poll.
 const kvStaleAfter = 10 * time.Second
 
 // fresher returns message_status's record instead of rec when rec is not
@@ -123,7 +124,9 @@ func (s *Server) fresher(ctx context.Context, rec statusstore.Record) statusstor
 	case errors.Is(err, statusstore.ErrNotFound):
 		return rec
 	case err != nil:
-		s.log.Warn("status database", "message_id", rec.MessageID, "err", err)
+		// Debug, not Warn: during a PostgreSQL outage every poll of an old
+		// record gets here, and /health already reports the database.
+		s.log.Debug("status database", "message_id", rec.MessageID, "err", err)
 		return rec
 	case statusstore.After(db, rec):
 		return db
