@@ -7,7 +7,8 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/nomnom?sslmode=disable
 NATS_URL  ?= nats://127.0.0.1:4222
 PORT      ?= 8080
 
-export DATABASE_URL NATS_URL PORT
+# Only `run` passes these on: the tests must never pick them up.
+RUN_ENV = DATABASE_URL='$(DATABASE_URL)' NATS_URL='$(NATS_URL)' PORT='$(PORT)'
 
 .PHONY: build run test test-short generate check-generated e2e e2e-compose bench helm-test clean
 
@@ -19,7 +20,7 @@ build:
 ## run: NATS (the machine's, or an embedded one when none answers), migrations,
 ## the gateway on :$(PORT) and the example worker, until Ctrl-C.
 run: build
-	BIN=$(BIN) scripts/run-local.sh
+	$(RUN_ENV) BIN=$(BIN) scripts/run-local.sh
 
 ## test: every test of the module, the end-to-end suite and the Helm chart checks.
 test:

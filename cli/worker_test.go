@@ -43,7 +43,10 @@ func testApp() WorkerApp {
 }
 
 func TestWorkerMainRejectsInvalidSettings(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the cases must not see a DATABASE_URL or NATS_URL of the
+	// environment the tests run in.
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("NATS_URL", "nats://127.0.0.1:1")
 	tests := []struct {
 		args []string
 		want string
