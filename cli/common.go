@@ -32,12 +32,12 @@ type natsSettings struct {
 // define registers the NATS, topology and logging flags on f.
 func (s *natsSettings) define(f *flags) {
 	def := wire.DefaultTopology()
-	f.String(&s.urls, "nats-url", "NATS_URL", "nats://localhost:4222", "NATS server URLs, comma-separated seeds")
+	f.Secret(&s.urls, "nats-url", "NATS_URL", "nats://localhost:4222", "NATS server URLs, comma-separated seeds")
 	f.String(&s.creds, "nats-creds", "NATS_CREDS", "", "NATS credentials file")
 	f.String(&s.nkey, "nats-nkey", "NATS_NKEY", "", "NATS nkey seed file")
 	f.String(&s.user, "nats-user", "NATS_USER", "", "NATS user")
-	f.String(&s.password, "nats-password", "NATS_PASSWORD", "", "NATS password")
-	f.String(&s.token, "nats-token", "NATS_TOKEN", "", "NATS token")
+	f.Secret(&s.password, "nats-password", "NATS_PASSWORD", "", "NATS password")
+	f.Secret(&s.token, "nats-token", "NATS_TOKEN", "", "NATS token")
 	f.String(&s.tlsCA, "nats-tls-ca", "NATS_TLS_CA", "", "CA certificate file for NATS TLS")
 	f.String(&s.tlsCert, "nats-tls-cert", "NATS_TLS_CERT", "", "client certificate file for NATS TLS")
 	f.String(&s.tlsKey, "nats-tls-key", "NATS_TLS_KEY", "", "client key file for NATS TLS")

@@ -45,7 +45,7 @@ func dlqCommand(ctx context.Context, name string, args []string, stdout, stderr 
 	)
 	f := newFlags(name + " dlq")
 	s.define(f)
-	f.String(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; when set, redrive updates message_status too")
+	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; when set, redrive updates message_status too")
 	f.IntVar(&limit, "limit", 100, "list: at most N messages (0: all)")
 	f.BoolVar(&asJSON, "json", false, "list: print JSON")
 	f.BoolVar(&all, "all", false, "redrive: every dead-lettered message")

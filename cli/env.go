@@ -17,6 +17,9 @@ type flags struct {
 	*flag.FlagSet
 	lookup func(string) (string, bool)
 	errs   []error
+	// fromEnv are applied after parsing: secrets read from the environment
+	// when their flag was not given.
+	fromEnv []func()
 }
 
 func newFlags(name string) *flags {
@@ -47,7 +50,13 @@ func (f *flags) parse(args []string) error {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-	return f.Parse(append([]string{"--"}, positional...))
+	if err := f.Parse(append([]string{"--"}, positional...)); err != nil {
+		return err
+	}
+	for _, apply := range f.fromEnv {
+		apply()
+	}
+	return nil
 }
 
 func (f *flags) env(name string) (string, bool) {
@@ -65,6 +74,21 @@ func (f *flags) String(p *string, name, env, def, text string) {
 		def = v
 	}
 	f.StringVar(p, name, def, usageText(env, text))
+}
+
+// Secret defines a string flag for a credential (or a URL that may carry
+// one) defaulting to $env, then def. Unlike String, the value from the
+// environment never becomes the flag's printed default, so usage output and
+// the logs it lands in never show it.
+func (f *flags) Secret(p *string, name, env, def, text string) {
+	f.StringVar(p, name, def, usageText(env, text))
+	f.fromEnv = append(f.fromEnv, func() {
+		given := false
+		f.Visit(func(fl *flag.Flag) { given = given || fl.Name == name })
+		if v, ok := f.env(env); ok && !given {
+			*p = v
+		}
+	})
 }
 
 // Int defines an int flag defaulting to $env, then def.

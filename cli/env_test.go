@@ -2,6 +2,7 @@ package cli
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,35 @@ func TestFlagsInterspersed(t *testing.T) {
 		}
 		if create != tc.create || !slices.Equal(f.Args(), tc.wantPos) {
 			t.Errorf("%q: create=%v args=%q, want %v %q", tc.args, create, f.Args(), tc.create, tc.wantPos)
+		}
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://u:SuperSecret@h/db"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "postgres://u:SuperSecret@h/db"},
+		{[]string{"--database-url", "postgres://other@h/db"}, "postgres://other@h/db"},
+	} {
+		f := newFlags("test")
+		f.lookup = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+		var out strings.Builder
+		f.SetOutput(&out)
+		var url string
+		f.Secret(&url, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
+		if err := f.parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if url != tc.want {
+			t.Errorf("%q: url %q, want %q", tc.args, url, tc.want)
+		}
+		f.PrintDefaults()
+		if strings.Contains(out.String(), "SuperSecret") {
+			t.Errorf("usage shows the secret: %s", out.String())
 		}
 	}
 }

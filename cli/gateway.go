@@ -35,14 +35,14 @@ type gatewaySettings struct {
 
 func (s *gatewaySettings) define(f *flags) {
 	f.Int(&s.port, "port", "PORT", 8080, "HTTP port")
-	f.String(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for status reads of messages no longer in KV (optional)")
+	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for status reads of messages no longer in KV (optional)")
 	f.Int64(&s.maxBodyBytes, "max-body-bytes", "NOMNOM_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest POST /ingest/message body")
 	f.Int64(&s.maxBatchBytes, "max-batch-bytes", "NOMNOM_MAX_BATCH_BYTES", gateway.DefaultMaxBatchBytes, "largest POST /ingest/batch body")
 	f.Int(&s.maxBatchLines, "max-batch-lines", "NOMNOM_MAX_BATCH_LINES", gateway.DefaultMaxBatchLines, "most lines of one batch")
 	f.Duration(&s.maxWait, "status-max-wait", "NOMNOM_STATUS_MAX_WAIT", gateway.DefaultMaxWait, "longest ?wait= of a status read")
 	f.Duration(&s.publishTimeout, "publish-timeout", "NOMNOM_PUBLISH_TIMEOUT", gateway.DefaultPublishTimeout, "longest wait for JetStream's acknowledgement")
 	f.Int(&s.maxInFlight, "max-in-flight", "NOMNOM_MAX_IN_FLIGHT", gateway.DefaultMaxInFlightPublishes, "most unacknowledged publishes before 429")
-	f.String(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
+	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
 	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
 }

@@ -26,7 +26,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var createDatabase bool
 	f := newFlags("migrate")
 	f.BoolVar(&createDatabase, "create-database", false, "create the database first when it does not exist")
-	f.String(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
+	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.SetOutput(stderrOr(stderr))
 	f.Usage = func() {
 		fmt.Fprintln(f.Output(), migrateUsage)

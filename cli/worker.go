@@ -108,7 +108,7 @@ type workerSettings struct {
 
 func (s *workerSettings) define(f *flags) {
 	s.nats.define(f)
-	f.String(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
+	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.String(&s.consumer, "consumer", "NATS_CONSUMER", worker.DefaultConsumer, "durable consumer shared by the deployment's workers")
 	f.Int(&s.batchSize, "batch-size", "NOMNOM_BATCH_SIZE", worker.DefaultBatchSize, "messages per fetch and per transaction")
 	f.Duration(&s.batchWait, "batch-wait", "NOMNOM_BATCH_WAIT", worker.DefaultBatchWait, "longest wait to fill a batch")
@@ -302,7 +302,7 @@ func redactErr(err error, databaseURL string) string {
 func runWorkerMigrate(ctx context.Context, app WorkerApp, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
 	f := newFlags(app.Name + " migrate")
-	f.String(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
+	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.SetOutput(stderrOr(stderr))
 	f.Usage = func() {
 		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down [N] | version\n\nflags:\n", app.Name)
