@@ -358,7 +358,7 @@ func (w *Worker) decide(d *item, row statusstore.Record, now time.Time) bool {
 	case row.Status == statusstore.Completed:
 		d.outcome, d.final, d.kv, d.adopt = outDuplicate, nil, nil, &row
 		return false
-	case row.Status == statusstore.Failed && row.Attempts >= d.attempt:
+	case row.Status == statusstore.Failed && !d.redriven(row):
 		// Failed by an earlier delivery that died before terminating it:
 		// store the DLQ copy again (de-duplicated) and terminate.
 		d.outcome, d.final, d.reason, d.kv, d.adopt = outFailed, nil, errors.New(row.Error), nil, &row
@@ -380,6 +380,14 @@ func (w *Worker) decide(d *item, row statusstore.Record, now time.Time) bool {
 	}
 	d.final = &proc
 	return true
+}
+
+// redriven reports whether the message is a redrive of the failed row: a
+// redrive republishes the envelope with retry_count at the attempts so far,
+// while a plain redelivery of the failed stream message carries a smaller
+// one. (Attempts alone cannot tell: every redelivery counts one more.)
+func (d *item) redriven(row statusstore.Record) bool {
+	return d.env != nil && d.env.RetryCount >= row.Attempts
 }
 
 func (d *item) fail(row statusstore.Record, reason error, now time.Time) {

@@ -756,3 +756,56 @@ func TestAckFollowsFinalStatus(t *testing.T) {
 	}
 	waitAcked(t, f)
 }
+
+// TestFailedRedeliveryStaysFailed fails a message, abandons the batch after
+// the commit as a crash would (no DLQ copy stored, no Term), and fixes the
+// handler: the redelivery must find the failed row and dead-letter it, not
+// run the handler again as if it had been redriven.
+func TestFailedRedeliveryStaysFailed(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	id := f.publish(testBody{N: 5})
+	h.reject[id] = true
+
+	cfg := f.config()
+	var first *Worker
+	ready, crashed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg.afterCommit = func() bool {
+		abandon := false
+		once.Do(func() {
+			abandon = true
+			go func() {
+				<-ready
+				_ = first.Stop(context.Background())
+				close(crashed)
+			}()
+		})
+		return abandon
+	}
+	first = f.start(cfg, h)
+	close(ready)
+	<-crashed
+	if r := f.pgStatus(id); r.Status != statusstore.Failed {
+		t.Fatalf("after the crash: message_status %+v, want failed", r)
+	}
+
+	h.mu.Lock()
+	h.reject[id] = false
+	h.mu.Unlock()
+	f.start(f.config(), h) // redelivered after AckWait
+	waitAcked(t, f)
+	if got := h.callsOf(id); got != 1 {
+		t.Errorf("handler called %d times, want 1", got)
+	}
+	if r := f.pgStatus(id); r.Status != statusstore.Failed || r.Redrives != 0 {
+		t.Errorf("message_status %+v, want failed and never redriven", r)
+	}
+	if n := f.rows(id); n != 0 {
+		t.Errorf("%d rows, want 0", n)
+	}
+	if dl := f.deadLetters(); len(dl) != 1 || dl[0].MessageID != id {
+		t.Errorf("dead letters %+v, want one copy of %s", dl, id)
+	}
+}
