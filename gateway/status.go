@@ -110,11 +110,13 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 const kvStaleAfter = 10 * time.Second
 
 // fresher returns message_status's record instead of rec when rec is not
-// terminal, has not changed for kvStaleAfter, and PostgreSQL holds a record
+// completed, has not changed for kvStaleAfter, and PostgreSQL holds a record
 // further along the lifecycle. Without a database, or when PostgreSQL cannot
 // answer, it returns rec.
 func (s *Server) fresher(ctx context.Context, rec statusstore.Record) statusstore.Record {
-	if rec.Status.Terminal() || s.cfg.StatusFallback == nil || time.Since(rec.UpdatedAt) < kvStaleAfter {
+	// Only completed is final: a failed record can be redriven, and a
+	// redrive that found KV lagging may have moved only PostgreSQL on.
+	if rec.Status == statusstore.Completed || s.cfg.StatusFallback == nil || time.Since(rec.UpdatedAt) < kvStaleAfter {
 		return rec
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
