@@ -172,8 +172,10 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	if rep.Accepted < 48 || rep.Accepted > 50 || len(rep.Errors) != 0 {
-		t.Errorf("accepted %d errors %v; want the ~49 answered before the cancel and no errors", rep.Accepted, rep.Errors)
+	// The cancel comes with the 50th request; each of the 2 connections may
+	// have one more in flight, answered or cut off.
+	if rep.Accepted < 48 || rep.Accepted > 51 || len(rep.Errors) != 0 {
+		t.Errorf("accepted %d errors %v; want the 48 to 51 answered around the cancel and no errors", rep.Accepted, rep.Errors)
 	}
 }
 
