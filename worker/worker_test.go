@@ -383,25 +383,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 	h := newTestHandler()
 	id := f.publish(testBody{N: 7})
 
-	cfg := f.config()
-	var first *Worker
-	ready, crashed := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	cfg.afterCommit = func() bool {
-		abandon := false
-		once.Do(func() {
-			abandon = true
-			go func() {
-				<-ready
-				_ = first.Stop(context.Background())
-				close(crashed)
-			}()
-		})
-		return abandon
-	}
-	first = f.start(cfg, h)
-	close(ready)
-	<-crashed
+	f.crashAfterFirstCommit(h)
 	if n := f.rows(id); n != 1 {
 		t.Fatalf("after the commit: %d rows, want 1", n)
 	}
@@ -768,25 +750,7 @@ func TestFailedRedeliveryStaysFailed(t *testing.T) {
 	id := f.publish(testBody{N: 5})
 	h.reject[id] = true
 
-	cfg := f.config()
-	var first *Worker
-	ready, crashed := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	cfg.afterCommit = func() bool {
-		abandon := false
-		once.Do(func() {
-			abandon = true
-			go func() {
-				<-ready
-				_ = first.Stop(context.Background())
-				close(crashed)
-			}()
-		})
-		return abandon
-	}
-	first = f.start(cfg, h)
-	close(ready)
-	<-crashed
+	f.crashAfterFirstCommit(h)
 	if r := f.pgStatus(id); r.Status != statusstore.Failed {
 		t.Fatalf("after the crash: message_status %+v, want failed", r)
 	}
@@ -808,4 +772,29 @@ func TestFailedRedeliveryStaysFailed(t *testing.T) {
 	if dl := f.deadLetters(); len(dl) != 1 || dl[0].MessageID != id {
 		t.Errorf("dead letters %+v, want one copy of %s", dl, id)
 	}
+}
+
+// crashAfterFirstCommit runs a worker that stops after its first commit
+// without acknowledging or terminating anything, as a crash there would,
+// and returns once it has stopped.
+func (f *fixture) crashAfterFirstCommit(h Handler) {
+	cfg := f.config()
+	var first *Worker
+	ready, crashed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg.afterCommit = func() bool {
+		abandon := false
+		once.Do(func() {
+			abandon = true
+			go func() {
+				<-ready
+				_ = first.Stop(context.Background())
+				close(crashed)
+			}()
+		})
+		return abandon
+	}
+	first = f.start(cfg, h)
+	close(ready)
+	<-crashed
 }
