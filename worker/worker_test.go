@@ -472,15 +472,7 @@ func TestConcurrentWorkersNeverRegress(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	h := newTestHandler()
-	h.perMessage = true
-	const n = 300
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = f.publish(testBody{N: i})
-		if i%7 == 0 {
-			h.failTransient[ids[i]] = 1
-		}
-	}
+	ids := f.publishSomeFailingOnce(h, 300, 7)
 	cfg := f.config()
 	cfg.BatchSize = 10
 	for range 3 {
@@ -500,15 +492,15 @@ func TestConcurrentWorkersNeverRegress(t *testing.T) {
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT message_id) FROM items`).Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
 	}
-	if rows != n || distinct != n {
-		t.Errorf("%d rows for %d messages, want %d", rows, distinct, n)
+	if rows != len(ids) || distinct != len(ids) {
+		t.Errorf("%d rows for %d messages, want %d", rows, distinct, len(ids))
 	}
 	var completed int
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM message_status WHERE status = 'completed'`).Scan(&completed); err != nil {
 		t.Fatal(err)
 	}
-	if completed != n {
-		t.Errorf("%d completed message_status rows, want %d", completed, n)
+	if completed != len(ids) {
+		t.Errorf("%d completed message_status rows, want %d", completed, len(ids))
 	}
 }
 
@@ -656,15 +648,7 @@ func TestConcurrentBatchesInOneWorker(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	h := newTestHandler()
-	h.perMessage = true
-	const n = 200
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = f.publish(testBody{N: i})
-		if i%9 == 0 {
-			h.failTransient[ids[i]] = 1
-		}
-	}
+	ids := f.publishSomeFailingOnce(h, 200, 9)
 	cfg := f.config()
 	cfg.BatchSize = 10
 	cfg.Concurrency = 4
@@ -690,8 +674,8 @@ func TestConcurrentBatchesInOneWorker(t *testing.T) {
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if rows != n {
-		t.Errorf("%d rows, want %d", rows, n)
+	if rows != len(ids) {
+		t.Errorf("%d rows, want %d", rows, len(ids))
 	}
 	waitAcked(t, f)
 }
@@ -797,4 +781,18 @@ func (f *fixture) crashAfterFirstCommit(h Handler) {
 	first = f.start(cfg, h)
 	close(ready)
 	<-crashed
+}
+
+// publishSomeFailingOnce publishes n messages and makes every k-th one fail
+// once with a transient per-message error.
+func (f *fixture) publishSomeFailingOnce(h *testHandler, n, k int) []string {
+	h.perMessage = true
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.publish(testBody{N: i})
+		if i%k == 0 {
+			h.failTransient[ids[i]] = 1
+		}
+	}
+	return ids
 }
