@@ -10,22 +10,36 @@ PORT      ?= 8080
 # Only `run` passes these on: the tests must never pick them up.
 RUN_ENV = DATABASE_URL='$(DATABASE_URL)' NATS_URL='$(NATS_URL)' PORT='$(PORT)'
 
-.PHONY: build run test test-short generate check-generated e2e e2e-compose bench helm-test clean
+.PHONY: build build-platform run test test-short generate check-generated e2e e2e-compose bench helm-test clean
 
-build:
+SHELL := bash
+.SHELLFLAGS := -o pipefail -ec
+
+build: build-platform $(BIN)/nats-server
+
+# build-platform: the two binaries `make run` needs (the Go build cache makes
+# an unchanged rebuild take a second).
+build-platform:
+	@echo "build: $(BIN)/nomnom and $(BIN)/tpch-worker"
 	$(GO) build -o $(BIN)/nomnom ./cmd/nomnom
 	$(GO) build -o $(BIN)/tpch-worker ./examples/tpch/cmd/tpch-worker
+
+# nats-server is built only when a target needs one that is not running
+# (bench, or `make run` on a machine without NATS): it takes minutes.
+$(BIN)/nats-server:
+	@echo "build: $(BIN)/nats-server from the module in go.mod (takes a few minutes the first time)"
 	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 ## run: NATS (the machine's, or an embedded one when none answers), migrations,
 ## the gateway on :$(PORT) and the example worker, until Ctrl-C.
-run: build
-	$(RUN_ENV) BIN=$(BIN) scripts/run-local.sh
+run: build-platform
+	$(RUN_ENV) BIN=$(BIN) GO=$(GO) scripts/run-local.sh
 
 ## test: every test of the module, the end-to-end suite and the Helm chart checks.
 test:
+	@echo "test: go vet"
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testprogress
 	cd deploy/helm && $(GO) test -count=1 ./...
 
 test-short:

@@ -22,11 +22,16 @@ hostport=${NATS_URL#nats://}
 hostport=${hostport%%,*}
 if ! (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null; then
   echo "run: no NATS at $NATS_URL; starting an embedded JetStream server (store $state/nats)"
+  if [[ ! -x "$BIN/nats-server" ]]; then
+    echo "run: building $BIN/nats-server from the module in go.mod (takes a few minutes the first time)"
+    "${GO:-go}" build -o "$BIN/nats-server" github.com/nats-io/nats-server/v2
+  fi
   "$BIN/nats-server" -a "${hostport%:*}" -p "${hostport##*:}" -js -sd "$state/nats" -m 8222 >"$state/nats.log" 2>&1 &
   pids+=($!)
   sleep 1
 fi
 
+echo "run: migrations"
 "$BIN/nomnom" migrate up --create-database
 "$BIN/tpch-worker" migrate up
 "$BIN/nomnom" gateway &
