@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/dlq"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
-	"github.com/nomnom-io/nomnom/worker"
 )
 
 const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [flags]
@@ -110,13 +110,17 @@ func waitConnected(ctx context.Context, nc *nats.Conn, timeout time.Duration) er
 }
 
 func dlqList(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int, asJSON bool, stdout io.Writer) error {
-	dls, err := worker.List(ctx, js, top, limit)
+	admin, err := dlq.New(dlq.Config{JetStream: js, Topology: top})
+	if err != nil {
+		return err
+	}
+	dls, err := admin.List(ctx, dlq.ListOptions{Limit: limit})
 	if err != nil {
 		return err
 	}
 	if asJSON {
 		if dls == nil {
-			dls = []worker.DeadLetter{}
+			dls = []dlq.DeadLetter{}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -147,16 +151,20 @@ func dlqRedrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, 
 	if err != nil {
 		return err
 	}
-	stores := worker.Stores{KV: statusstore.NewKV(kv)}
+	cfg := dlq.Config{JetStream: js, Topology: top, KV: statusstore.NewKV(kv)}
 	if databaseURL != "" {
 		pool, err := pgxpool.New(ctx, databaseURL)
 		if err != nil {
 			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 		}
 		defer pool.Close()
-		stores.Postgres = statusstore.NewPostgres(pool)
+		cfg.Postgres = statusstore.NewPostgres(pool)
 	}
-	out, err := worker.Redrive(ctx, js, top, stores, ids, all)
+	admin, err := dlq.New(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids, All: all})
 	failed := 0
 	for _, r := range out {
 		line := fmt.Sprintf("%s\t%s\tseq %d", r.Outcome, orDash(r.MessageID), r.Sequence)

@@ -66,11 +66,8 @@
 // A failed message is copied to <prefix>.dlq.<entity> on the DLQ stream with
 // its payload unchanged and the headers Nomnom-Dlq-Reason, -Attempts,
 // -Failed-At and -Message-Id; its Nats-Msg-Id is "<message_id>:dlq:<retry_count>"
-// so the copy re-published by a redelivery is stored once. List reads the
-// DLQ stream; Redrive moves the status record(s) from failed back to
-// accepted, republishes the envelope with retry_count = attempts so far and
-// Nats-Msg-Id "<message_id>:r<retry_count>", waits for the ack, and deletes
-// the copy. Every step can be repeated, so an interrupted redrive is rerun.
+// so the copy re-published by a redelivery is stored once. Package dlq
+// lists and redrives the copies.
 //
 // # Operations
 //

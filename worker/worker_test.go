@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/dlq"
 	"github.com/nomnom-io/nomnom/internal/testsvc"
 	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/statusstore"
@@ -233,9 +234,19 @@ func (f *fixture) pgStatus(id string) statusstore.Record {
 	return r
 }
 
-func (f *fixture) deadLetters() []DeadLetter {
+// dlq returns the dead-letter admin of the fixture's topology; pg may be nil.
+func (f *fixture) dlq(pg statusstore.Store) *dlq.Admin {
 	f.t.Helper()
-	dls, err := List(context.Background(), f.js, f.top, 0)
+	a, err := dlq.New(dlq.Config{JetStream: f.js, Topology: f.top, KV: f.kv, Postgres: pg})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a
+}
+
+func (f *fixture) deadLetters() []dlq.DeadLetter {
+	f.t.Helper()
+	dls, err := f.dlq(nil).List(context.Background(), dlq.ListOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -443,8 +454,8 @@ func TestRedriveCompletesAfterFix(t *testing.T) {
 	h.mu.Lock()
 	delete(h.reject, id)
 	h.mu.Unlock()
-	out, err := Redrive(context.Background(), f.js, f.top, Stores{KV: f.kv, Postgres: f.pg}, []string{id}, false)
-	if err != nil || len(out) != 1 || out[0].Outcome != "redriven" || out[0].Err != nil {
+	out, err := f.dlq(f.pg).Redrive(context.Background(), dlq.RedriveOptions{IDs: []string{id}})
+	if err != nil || len(out) != 1 || out[0].Outcome != dlq.OutcomeRedriven || out[0].Err != nil {
 		t.Fatalf("redrive: %+v, %v", out, err)
 	}
 	r := f.waitTerminal(id)
@@ -463,7 +474,7 @@ func TestRedriveCompletesAfterFix(t *testing.T) {
 		t.Errorf("DLQ still holds %+v", dls)
 	}
 	// Running it again finds nothing to do.
-	if out, err := Redrive(context.Background(), f.js, f.top, Stores{KV: f.kv}, nil, true); err != nil || len(out) != 0 {
+	if out, err := f.dlq(nil).Redrive(context.Background(), dlq.RedriveOptions{All: true}); err != nil || len(out) != 0 {
 		t.Errorf("second redrive: %+v, %v", out, err)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package dlq
 
 import (
 	"context"
@@ -31,14 +31,52 @@ type DeadLetter struct {
 	Data []byte `json:"-"`
 }
 
-// List returns up to limit dead-lettered messages, oldest first (all of them
-// when limit <= 0). It reads the DLQ stream with an ordered consumer, so it
-// changes nothing.
-func List(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int) ([]DeadLetter, error) {
+// Config is what an Admin works on.
+type Config struct {
+	// JetStream reaches the main and DLQ streams (required).
+	JetStream jetstream.JetStream
+	// Topology names the streams and subjects; it must be the deployment's.
+	Topology wire.Topology
+	// KV is the status bucket's store (required by Redrive).
+	KV statusstore.Store
+	// Postgres is the message_status store (optional): without it a
+	// redriven message's row is moved back by the worker, which notices
+	// the redrive from the envelope's retry_count.
+	Postgres statusstore.Store
+}
+
+// Admin lists and redrives the dead-lettered messages of one deployment.
+type Admin struct {
+	js  jetstream.JetStream
+	top wire.Topology
+	kv  statusstore.Store
+	pg  statusstore.Store
+}
+
+// New returns an Admin for cfg.
+func New(cfg Config) (*Admin, error) {
+	if cfg.JetStream == nil {
+		return nil, errors.New("dlq: Config.JetStream is nil")
+	}
+	if err := cfg.Topology.Validate(); err != nil {
+		return nil, fmt.Errorf("dlq: Config.Topology: %w", err)
+	}
+	return &Admin{js: cfg.JetStream, top: cfg.Topology, kv: cfg.KV, pg: cfg.Postgres}, nil
+}
+
+// ListOptions select what List returns.
+type ListOptions struct {
+	// Limit is the most messages returned, oldest first; 0 or less: all.
+	Limit int
+}
+
+// List returns the dead-lettered messages, oldest first. It reads the DLQ
+// stream with an ordered consumer, so it changes nothing.
+func (a *Admin) List(ctx context.Context, opts ListOptions) ([]DeadLetter, error) {
 	var out []DeadLetter
-	err := scanDLQ(ctx, js, top, func(dl DeadLetter) (bool, error) {
+	err := scanDLQ(ctx, a.js, a.top, func(dl DeadLetter) (bool, error) {
 		out = append(out, dl)
-		return limit <= 0 || len(out) < limit, nil
+		return opts.Limit <= 0 || len(out) < opts.Limit, nil
 	})
 	return out, err
 }
@@ -112,36 +150,49 @@ func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
 	return dl, nil
 }
 
-// Stores are the status stores a redrive moves back to accepted. Postgres
-// (message_status) is optional: without it the worker notices the redrive
-// from the envelope's retry_count.
-type Stores struct {
-	KV       statusstore.Store
-	Postgres statusstore.Store
-}
+// Outcome is what Redrive did with one dead-lettered message.
+type Outcome string
+
+// The outcomes of a redrive.
+const (
+	// OutcomeRedriven: republished and removed from the DLQ.
+	OutcomeRedriven Outcome = "redriven"
+	// OutcomeStale: the message had completed since; the copy was removed.
+	OutcomeStale Outcome = "stale"
+	// OutcomeSkipped: left in the DLQ; Redriven.Err says why.
+	OutcomeSkipped Outcome = "skipped"
+)
 
 // Redriven is what Redrive did with one dead-lettered message.
 type Redriven struct {
 	DeadLetter
-	// Outcome is "redriven" (republished and removed from the DLQ),
-	// "stale" (the message had completed since; the copy was removed) or
-	// "skipped" (left in the DLQ; Err says why).
-	Outcome string `json:"outcome"`
-	Err     error  `json:"-"`
+	Outcome Outcome `json:"outcome"`
+	Err     error   `json:"-"`
+}
+
+// RedriveOptions select the messages Redrive puts back.
+type RedriveOptions struct {
+	// IDs are the message_ids to redrive.
+	IDs []string
+	// All redrives every dead-lettered message; IDs are then ignored.
+	All bool
 }
 
 // errUnchanged tells a store's Update that the record stays as it is.
 var errUnchanged = errors.New("unchanged")
 
 // Redrive puts dead-lettered messages back on the main stream: the given
-// message_ids, or every one when all is set. For each copy it moves the
-// status record from failed back to accepted (history kept), republishes the
+// message_ids, or every one with All. For each copy it moves the status
+// record from failed back to accepted (history kept), republishes the
 // envelope with the same message_id and retry_count = attempts so far, waits
 // for JetStream to store it, then deletes the copy. Interrupted, it can run
 // again: the steps already done are recognised, and the republish carries a
-// Nats-Msg-Id ("<message_id>:r<retry_count>") that de-duplicates it.
-func Redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, stores Stores, ids []string, all bool) ([]Redriven, error) {
-	if stores.KV == nil {
+// Nats-Msg-Id ("<message_id>:r<retry_count>") that de-duplicates it. A
+// message_id not in the DLQ has no entry in the result.
+func (a *Admin) Redrive(ctx context.Context, opts RedriveOptions) ([]Redriven, error) {
+	js, top, ids, all := a.js, a.top, opts.IDs, opts.All
+	stores := stores{kv: a.kv, pg: a.pg}
+	if stores.kv == nil {
 		return nil, errors.New("redrive: no KV status store")
 	}
 	if !all && len(ids) == 0 {
@@ -172,32 +223,37 @@ func Redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, sto
 	return out, err
 }
 
-func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores Stores, dl DeadLetter) (string, error) {
+// stores are the status stores a redrive moves back to accepted.
+type stores struct {
+	kv, pg statusstore.Store
+}
+
+func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores stores, dl DeadLetter) (Outcome, error) {
 	env, err := wire.DecodeEnvelope(dl.Data)
 	if err != nil {
-		return "skipped", fmt.Errorf("cannot be redriven: %w", err)
+		return OutcomeSkipped, fmt.Errorf("cannot be redriven: %w", err)
 	}
 	env.MessageID = uuid.MustParse(env.MessageID).String()
 	retryCount := max(dl.Attempts, env.RetryCount)
 	now := time.Now()
 	// PostgreSQL first: it is authoritative on whether the message completed.
-	for _, s := range []statusstore.Store{stores.Postgres, stores.KV} {
+	for _, s := range []statusstore.Store{stores.pg, stores.kv} {
 		if s == nil {
 			continue
 		}
 		cur, err := redriveRecord(ctx, s, &env, retryCount, now)
 		if err != nil {
-			return "skipped", err
+			return OutcomeSkipped, err
 		}
 		if cur.Status == statusstore.Completed {
-			return "stale", deleteCopy(ctx, stream, dl.Sequence)
+			return OutcomeStale, deleteCopy(ctx, stream, dl.Sequence)
 		}
 		retryCount = max(retryCount, cur.Attempts)
 	}
 	env.RetryCount = retryCount
 	data, err := env.Encode()
 	if err != nil {
-		return "skipped", err
+		return OutcomeSkipped, err
 	}
 	entity := env.EntityTypeOrEmpty()
 	if !wire.ValidEntityToken(entity) {
@@ -207,9 +263,9 @@ func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.St
 	m.Data, m.Header = data, env.Headers()
 	m.Header.Set(wire.HeaderMsgID, fmt.Sprintf("%s:r%d", env.MessageID, retryCount))
 	if _, err := js.PublishMsg(ctx, m); err != nil {
-		return "skipped", fmt.Errorf("republish: %w", err)
+		return OutcomeSkipped, fmt.Errorf("republish: %w", err)
 	}
-	return "redriven", deleteCopy(ctx, stream, dl.Sequence)
+	return OutcomeRedriven, deleteCopy(ctx, stream, dl.Sequence)
 }
 
 // redriveRecord moves a failed record back to accepted and returns the
