@@ -1,17 +1,16 @@
 package worker
 
 import (
-	"github.com/nomnom-io/nomnom/statusstore"
-
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
@@ -33,7 +32,8 @@ const (
 var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
 
 // Config is the configuration of a Worker. Zero fields take the defaults
-// above; New rejects values that cannot work.
+// above (see DefaultConfig); New rejects values that cannot work (see
+// Validate).
 type Config struct {
 	// Topology names the streams, subjects and status bucket; every process
 	// of a deployment must use the same one.
@@ -101,36 +101,59 @@ type Config struct {
 	beforeKVWrite func(states []statusstore.State)
 }
 
+// DefaultConfig returns the configuration a zero Config stands for: every
+// field at its default, the default topology, no metrics address and no
+// logger or registry (New supplies those). Command lines start from it and
+// override what their flags set, so a zero they pass is rejected by
+// Validate rather than replaced.
+func DefaultConfig() Config {
+	return Config{
+		Topology:        wire.DefaultTopology(),
+		Consumer:        DefaultConsumer,
+		BatchSize:       DefaultBatchSize,
+		BatchWait:       DefaultBatchWait,
+		MaxAttempts:     DefaultMaxAttempts,
+		Backoff:         slices.Clone(DefaultBackoff),
+		AckWait:         DefaultAckWait,
+		MaxAckPending:   DefaultMaxAckPending,
+		ShutdownTimeout: DefaultShutdownTimeout,
+		KVConcurrency:   DefaultKVConcurrency,
+		Concurrency:     DefaultConcurrency,
+	}
+}
+
+// withDefaults replaces each zero field but the topology by its default.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Consumer == "" {
-		c.Consumer = DefaultConsumer
+		c.Consumer = d.Consumer
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = DefaultBatchSize
+		c.BatchSize = d.BatchSize
 	}
 	if c.BatchWait == 0 {
-		c.BatchWait = DefaultBatchWait
+		c.BatchWait = d.BatchWait
 	}
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
+		c.MaxAttempts = d.MaxAttempts
 	}
 	if len(c.Backoff) == 0 {
-		c.Backoff = DefaultBackoff
+		c.Backoff = d.Backoff
 	}
 	if c.AckWait == 0 {
-		c.AckWait = DefaultAckWait
+		c.AckWait = d.AckWait
 	}
 	if c.MaxAckPending == 0 {
-		c.MaxAckPending = max(DefaultMaxAckPending, c.BatchSize)
+		c.MaxAckPending = max(d.MaxAckPending, c.BatchSize)
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = DefaultShutdownTimeout
+		c.ShutdownTimeout = d.ShutdownTimeout
 	}
 	if c.KVConcurrency == 0 {
-		c.KVConcurrency = DefaultKVConcurrency
+		c.KVConcurrency = d.KVConcurrency
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
+		c.Concurrency = d.Concurrency
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -141,33 +164,58 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
+// FieldError is a Config field that Validate rejects.
+type FieldError struct {
+	// Field is the name of the Config field, e.g. "BatchSize".
+	Field string
+	// Err says what is wrong with its value.
+	Err error
+}
+
+// Error names the field and what is wrong with it.
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns what is wrong with the field.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports the first field whose value cannot work, as a
+// *FieldError. It checks the values as given: a zero field is an error
+// here, although New first replaces it by its default.
+func (c Config) Validate() error {
 	if err := c.Topology.Validate(); err != nil {
-		return fmt.Errorf("topology: %w", err)
+		return &FieldError{Field: "Topology", Err: err}
 	}
 	switch {
+	case c.Consumer == "":
+		return fieldErr("Consumer", "must not be empty")
 	case strings.ContainsAny(c.Consumer, ".*> \t"):
-		return fmt.Errorf("consumer name %q: must not contain '.', '*', '>' or spaces", c.Consumer)
+		return fieldErr("Consumer", "%q must not contain '.', '*', '>' or spaces", c.Consumer)
 	case c.BatchSize < 1 || c.BatchSize > 10000:
-		return fmt.Errorf("batch size %d: must be between 1 and 10000", c.BatchSize)
+		return fieldErr("BatchSize", "%d must be between 1 and 10000", c.BatchSize)
 	case c.BatchWait < time.Millisecond:
-		return fmt.Errorf("batch wait %s: must be at least 1ms", c.BatchWait)
+		return fieldErr("BatchWait", "%s must be at least 1ms", c.BatchWait)
 	case c.MaxAttempts < 1:
-		return fmt.Errorf("max attempts %d: must be at least 1", c.MaxAttempts)
+		return fieldErr("MaxAttempts", "%d must be at least 1", c.MaxAttempts)
+	case len(c.Backoff) == 0:
+		return fieldErr("Backoff", "needs at least one delay")
 	case c.AckWait < time.Second:
-		return fmt.Errorf("ack wait %s: must be at least 1s", c.AckWait)
+		return fieldErr("AckWait", "%s must be at least 1s", c.AckWait)
 	case c.MaxAckPending < c.BatchSize:
-		return fmt.Errorf("max ack pending %d: must be at least the batch size %d", c.MaxAckPending, c.BatchSize)
-	case c.ShutdownTimeout < 0:
-		return fmt.Errorf("shutdown timeout %s: must not be negative", c.ShutdownTimeout)
+		return fieldErr("MaxAckPending", "%d must be at least BatchSize (%d)", c.MaxAckPending, c.BatchSize)
+	case c.ShutdownTimeout <= 0:
+		return fieldErr("ShutdownTimeout", "%s must be positive", c.ShutdownTimeout)
 	case c.KVConcurrency < 1 || c.KVConcurrency > 1024:
-		return fmt.Errorf("KV concurrency %d: must be between 1 and 1024", c.KVConcurrency)
+		return fieldErr("KVConcurrency", "%d must be between 1 and 1024", c.KVConcurrency)
 	case c.Concurrency < 1 || c.Concurrency > 64:
-		return fmt.Errorf("concurrency %d: must be between 1 and 64", c.Concurrency)
+		return fieldErr("Concurrency", "%d must be between 1 and 64", c.Concurrency)
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {
-			return errors.New("backoff: every delay must be positive")
+			return fieldErr("Backoff", "every delay must be positive, not %s", d)
 		}
 	}
 	return nil

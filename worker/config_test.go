@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,26 +19,62 @@ func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(*Config)
-		want string // "" for valid
+		want string // the field named, "" for valid
 	}{
 		{"defaults", func(*Config) {}, ""},
-		{"negative batch", func(c *Config) { c.BatchSize = -1 }, "batch size"},
-		{"pending below batch", func(c *Config) { c.BatchSize, c.MaxAckPending = 200, 100 }, "max ack pending"},
-		{"short ack wait", func(c *Config) { c.AckWait = time.Millisecond }, "ack wait"},
-		{"bad backoff", func(c *Config) { c.Backoff = []time.Duration{time.Second, 0} }, "backoff"},
-		{"dotted consumer", func(c *Config) { c.Consumer = "a.b" }, "consumer name"},
-		{"bad topology", func(c *Config) { c.Topology.Stream = "a b" }, "topology"},
+		{"negative batch", func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
+		{"pending below batch", func(c *Config) { c.BatchSize, c.MaxAckPending = 200, 100 }, "MaxAckPending"},
+		{"short ack wait", func(c *Config) { c.AckWait = time.Millisecond }, "AckWait"},
+		{"bad backoff", func(c *Config) { c.Backoff = []time.Duration{time.Second, 0} }, "Backoff"},
+		{"dotted consumer", func(c *Config) { c.Consumer = "a.b" }, "Consumer"},
+		{"bad topology", func(c *Config) { c.Topology.Stream = "a b" }, "Topology"},
+		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -time.Second }, "ShutdownTimeout"},
+		{"too many kv writers", func(c *Config) { c.KVConcurrency = 2000 }, "KVConcurrency"},
+		{"too much concurrency", func(c *Config) { c.Concurrency = 65 }, "Concurrency"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := Config{Topology: wire.DefaultTopology()}
 			tt.edit(&cfg)
-			err := cfg.withDefaults().validate()
-			if (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-				t.Errorf("validate: %v, want %q", err, tt.want)
+			err := cfg.withDefaults().Validate()
+			var fe *FieldError
+			if (tt.want == "") != (err == nil) || (err != nil && (!errors.As(err, &fe) || fe.Field != tt.want ||
+				!strings.HasPrefix(err.Error(), tt.want+": "))) {
+				t.Errorf("Validate: %v, want an error naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConfigValidateAsGiven checks that Validate, unlike New, takes a zero
+// field for what it is, so a command line that passes 0 hears of it.
+func TestConfigValidateAsGiven(t *testing.T) {
+	t.Parallel()
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig: %v", err)
+	}
+	if got, want := DefaultConfig(), (Config{Topology: wire.DefaultTopology()}).withDefaults(); got.BatchSize != want.BatchSize ||
+		got.MaxAckPending != want.MaxAckPending || got.Concurrency != want.Concurrency || !slices.Equal(got.Backoff, want.Backoff) {
+		t.Errorf("DefaultConfig %+v differs from a zero Config with defaults %+v", got, want)
+	}
+	for field, edit := range map[string]func(*Config){
+		"Consumer":        func(c *Config) { c.Consumer = "" },
+		"BatchSize":       func(c *Config) { c.BatchSize = 0 },
+		"BatchWait":       func(c *Config) { c.BatchWait = 0 },
+		"MaxAttempts":     func(c *Config) { c.MaxAttempts = 0 },
+		"Backoff":         func(c *Config) { c.Backoff = nil },
+		"AckWait":         func(c *Config) { c.AckWait = 0 },
+		"ShutdownTimeout": func(c *Config) { c.ShutdownTimeout = 0 },
+		"KVConcurrency":   func(c *Config) { c.KVConcurrency = 0 },
+		"Concurrency":     func(c *Config) { c.Concurrency = 0 },
+	} {
+		cfg := DefaultConfig()
+		edit(&cfg)
+		var fe *FieldError
+		if err := cfg.Validate(); !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("zero %s: Validate returned %v, want a FieldError for it", field, err)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ type Worker struct {
 // so the worker survives PostgreSQL restarts.
 func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
 	switch {
