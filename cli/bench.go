@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nomnom-io/nomnom/bench"
+	"github.com/nomnom-io/nomnom/internal/envflag"
 )
 
 const benchUsage = `usage: nomnom bench [flags]
@@ -46,9 +47,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		save        string
 		asJSON, csv bool
 	)
-	f := newFlags("bench")
-	f.SetOutput(stderrOr(stderr))
-	f.String(&cfg.URL, "url", "NOMNOM_URL", bench.DefaultURL, "gateway base URL")
+	f := envflag.New("bench")
+	f.SetOutput(envflag.Output(stderr))
+	f.Secret(&cfg.URL, "url", "NOMNOM_URL", bench.DefaultURL, "gateway base URL")
 	f.StringVar(&mode, "mode", "message", "message, batch or e2e")
 	f.IntVar(&cfg.Concurrency, "c", bench.DefaultConcurrency, "connections posting at once")
 	f.IntVar(&cfg.Rate, "rate", 0, "fixed messages per second across all connections (0: as fast as possible)")
@@ -58,7 +59,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.IntVar(&cfg.BodySize, "size", bench.DefaultBodySize, "bytes of each generated JSON body")
 	f.StringVar(&file, "file", "", "NDJSON file of message bodies to cycle through instead of generated ones")
 	f.StringVar(&cfg.EntityType, "entity", "", "entity type sent as X-Entity-Type")
-	f.String(&cfg.APIKey, "api-key", "NOMNOM_API_KEY", "", "API key sent as Authorization: Bearer")
+	f.Secret(&cfg.APIKey, "api-key", "NOMNOM_API_KEY", "", "API key sent as Authorization: Bearer")
 	f.IntVar(&cfg.Followers, "followers", 0, "concurrent status long-polls in e2e mode (default -c)")
 	f.DurationVar(&cfg.FollowTimeout, "follow-timeout", bench.DefaultFollowTimeout, "e2e: how long to wait for messages still in flight after posting")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -68,13 +69,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(f.Output(), benchUsage)
 		f.PrintDefaults()
 	}
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	if f.NArg() > 0 || asJSON && csv {
 		fmt.Fprintf(f.Output(), "nomnom bench: unexpected arguments %q or both --json and --csv\n\n", f.Args())
 		f.Usage()
-		return errUsage
+		return envflag.ErrUsage
 	}
 	cfg.Mode = bench.Mode(mode)
 	if cfg.Count > 0 {
@@ -151,10 +152,10 @@ func saveReport(path string, rep bench.Report) error {
 // URL first so that a script can read where it listens.
 func runBaselineHTTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var addr string
-	f := newFlags("bench baseline-http")
-	f.SetOutput(stderrOr(stderr))
+	f := envflag.New("bench baseline-http")
+	f.SetOutput(envflag.Output(stderr))
 	f.StringVar(&addr, "addr", "127.0.0.1:0", "address to listen on")
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", addr)

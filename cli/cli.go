@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/nomnom-io/nomnom/internal/envflag"
 )
 
 // Version is the version reported by /health and --version; set at build
@@ -31,10 +33,6 @@ var commands = map[string]command{
 	"validate": {"check entity definitions without generating", runValidate},
 	"version":  {"print the version", runVersion},
 }
-
-// errUsage is returned for a command line that cannot be run; the usage has
-// already been printed.
-var errUsage = errors.New("usage")
 
 // Main runs the nomnom binary and returns its exit code.
 func Main(args []string) int {
@@ -58,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, envflag.ErrUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
 		fmt.Fprintf(stderr, "nomnom %s: %v\n", args[0], err)

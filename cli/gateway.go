@@ -15,10 +15,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/nomnom-io/nomnom/gateway"
+	"github.com/nomnom-io/nomnom/internal/envflag"
+	"github.com/nomnom-io/nomnom/internal/natsconn"
 	"github.com/nomnom-io/nomnom/statusstore"
 )
 
-// gatewaySettings are the gateway's own flags, beside natsSettings.
+// gatewaySettings are the gateway's own flags, beside natsconn.Settings.
 type gatewaySettings struct {
 	port            int
 	databaseURL     string
@@ -33,7 +35,7 @@ type gatewaySettings struct {
 	shutdownTimeout time.Duration
 }
 
-func (s *gatewaySettings) define(f *flags) {
+func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Int(&s.port, "port", "PORT", 8080, "HTTP port")
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for status reads of messages no longer in KV (optional)")
 	f.Int64(&s.maxBodyBytes, "max-body-bytes", "NOMNOM_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest POST /ingest/message body")
@@ -67,16 +69,16 @@ func (s *gatewaySettings) loadAPIKeys() (map[string]string, error) {
 // runGateway runs the HTTP gateway until ctx ends (SIGTERM), then stops it
 // gracefully within the shutdown timeout and drains the NATS connection.
 func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
-	f := newFlags("gateway")
-	var ns natsSettings
+	f := envflag.New("gateway")
+	var ns natsconn.Settings
 	var gs gatewaySettings
-	ns.define(f)
+	ns.Define(f)
 	gs.define(f)
-	f.SetOutput(stderrOr(stderr))
-	if err := f.parse(args); err != nil {
+	f.SetOutput(envflag.Output(stderr))
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	log, err := ns.logger(stderrOr(stderr))
+	log, err := ns.Logger(envflag.Output(stderr))
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	cfg := gateway.Config{
-		Topology:             ns.topology,
+		Topology:             ns.Topology,
 		Addr:                 net.JoinHostPort("", strconv.Itoa(gs.port)),
 		MaxBodyBytes:         gs.maxBodyBytes,
 		MaxBatchBytes:        gs.maxBatchBytes,
@@ -105,7 +107,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		defer pool.Close()
 		cfg.StatusFallback, cfg.Database = statusstore.NewPostgres(pool), pool
 	}
-	nc, err := ns.connect("nomnom-gateway", log)
+	nc, err := ns.Connect("nomnom-gateway", log)
 	if err != nil {
 		return err
 	}

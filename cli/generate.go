@@ -15,12 +15,13 @@ import (
 	"strings"
 
 	"github.com/nomnom-io/nomnom/codegen"
+	"github.com/nomnom-io/nomnom/internal/envflag"
 )
 
 // runGenerate writes the worker generated from entity definitions and
 // removes the files it generated before that are no longer produced.
 func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("generate")
+	f := envflag.New("generate")
 	var entities, out, pkg, module, name string
 	f.String(&entities, "entities", "NOMNOM_ENTITIES", "entities", "folder of entity definitions (*.yaml, *.yml)")
 	f.String(&out, "out", "NOMNOM_OUT", ".", "output folder: <package>/, cmd/<name>-worker/ and migrations/ go under it")
@@ -28,7 +29,7 @@ func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	f.String(&module, "module", "NOMNOM_MODULE", "", "import path of the output folder (default: found from the enclosing go.mod)")
 	f.String(&name, "name", "NOMNOM_NAME", "", "worker name: binary <name>-worker, migration files and their version table (default: the package)")
 	f.SetOutput(stderr)
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	m, err := loadEntities(entities, stderr)
@@ -53,11 +54,11 @@ func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) err
 
 // runValidate checks entity definitions and prints every problem.
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newFlags("validate")
+	f := envflag.New("validate")
 	var entities string
 	f.String(&entities, "entities", "NOMNOM_ENTITIES", "entities", "folder of entity definitions (*.yaml, *.yml)")
 	f.SetOutput(stderr)
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
 	m, err := loadEntities(entities, stderr)

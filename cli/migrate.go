@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
+	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/migrations"
 )
 
@@ -24,22 +23,22 @@ flags:`
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
 	var createDatabase bool
-	f := newFlags("migrate")
+	f := envflag.New("migrate")
 	f.BoolVar(&createDatabase, "create-database", false, "create the database first when it does not exist")
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
-	f.SetOutput(stderrOr(stderr))
+	f.SetOutput(envflag.Output(stderr))
 	f.Usage = func() {
 		fmt.Fprintln(f.Output(), migrateUsage)
 		f.PrintDefaults()
 	}
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	op, steps, err := migrateOp(f.Args())
+	op, steps, err := migrations.ParseOp(f.Args())
 	if err != nil {
 		fmt.Fprintf(f.Output(), "nomnom migrate: %v\n\n", err)
 		f.Usage()
-		return errUsage
+		return envflag.ErrUsage
 	}
 	if databaseURL == "" {
 		return errors.New("no database: set DATABASE_URL or --database-url")
@@ -54,27 +53,6 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return migrate(ctx, stdout, databaseURL, op, steps)
-}
-
-// migrateOp reads the operation and its step count from the arguments.
-func migrateOp(args []string) (op string, steps int, err error) {
-	if len(args) == 0 {
-		return "", 0, errors.New("missing operation")
-	}
-	op, rest := args[0], args[1:]
-	switch {
-	case (op == "up" || op == "version") && len(rest) == 0:
-		return op, 0, nil
-	case op == "down" && len(rest) == 0:
-		return op, 0, nil
-	case op == "down" && len(rest) == 1:
-		steps, err = strconv.Atoi(rest[0])
-		if err != nil || steps < 1 {
-			return "", 0, fmt.Errorf("down %s: N must be a positive integer", rest[0])
-		}
-		return op, steps, nil
-	}
-	return "", 0, fmt.Errorf("unknown operation %q", strings.Join(args, " "))
 }
 
 func migrate(ctx context.Context, stdout io.Writer, databaseURL, op string, steps int) error {

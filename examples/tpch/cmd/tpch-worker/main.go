@@ -7,14 +7,14 @@ package main
 import (
 	"os"
 
-	"github.com/nomnom-io/nomnom/cli"
+	"github.com/nomnom-io/nomnom/workercmd"
 
 	"github.com/nomnom-io/nomnom/examples/tpch/migrations"
 	"github.com/nomnom-io/nomnom/examples/tpch/tpch"
 )
 
 func main() {
-	os.Exit(cli.WorkerMain(cli.WorkerApp{
+	os.Exit(workercmd.Main(workercmd.App{
 		Name:            "tpch-worker",
 		Handler:         tpch.NewHandler(),
 		Migrations:      migrations.Files,

@@ -7,14 +7,14 @@ package main
 import (
 	"os"
 
-	"github.com/nomnom-io/nomnom/cli"
+	"github.com/nomnom-io/nomnom/workercmd"
 
 	"example.com/minimal/migrations"
 	"example.com/minimal/minimal"
 )
 
 func main() {
-	os.Exit(cli.WorkerMain(cli.WorkerApp{
+	os.Exit(workercmd.Main(workercmd.App{
 		Name:            "minimal-worker",
 		Handler:         minimal.NewHandler(),
 		Migrations:      migrations.Files,

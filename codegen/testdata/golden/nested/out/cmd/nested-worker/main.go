@@ -7,14 +7,14 @@ package main
 import (
 	"os"
 
-	"github.com/nomnom-io/nomnom/cli"
+	"github.com/nomnom-io/nomnom/workercmd"
 
 	"example.com/nested/migrations"
 	"example.com/nested/nested"
 )
 
 func main() {
-	os.Exit(cli.WorkerMain(cli.WorkerApp{
+	os.Exit(workercmd.Main(workercmd.App{
 		Name:            "nested-worker",
 		Handler:         nested.NewHandler(),
 		Migrations:      migrations.Files,

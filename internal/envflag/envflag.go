@@ -1,19 +1,51 @@
-package cli
+// Package envflag is the flag handling shared by nomnom's command lines:
+// a flag set whose defaults come from environment variables, so that every
+// setting has one name in the environment and one on the command line, and
+// secrets that never show in usage output or errors. Only the command
+// packages (cli, workercmd and the internal command helpers) use it; the
+// libraries take Config structs and never read the environment.
+package envflag
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// flags is a flag set whose defaults come from environment variables, so
+// ErrUsage is returned for a command line that cannot be run; the usage has
+// already been printed. Mains exit with status 2 for it.
+var ErrUsage = errors.New("usage")
+
+// Output returns w, or os.Stderr when w is nil.
+func Output(w io.Writer) io.Writer {
+	if w == nil {
+		return os.Stderr
+	}
+	return w
+}
+
+// RedactDatabaseError returns err's text with the password of databaseURL
+// replaced by ***, so that it never reaches a log or a terminal.
+func RedactDatabaseError(err error, databaseURL string) string {
+	msg := err.Error()
+	if cfg, perr := pgxpool.ParseConfig(databaseURL); perr == nil && cfg.ConnConfig.Password != "" {
+		msg = strings.ReplaceAll(msg, cfg.ConnConfig.Password, "***")
+	}
+	return msg
+}
+
+// Set is a flag set whose defaults come from environment variables, so
 // that every setting has one name in the environment and one on the command
 // line, and a flag overrides the environment. Invalid environment values are
-// collected and reported together by parse.
-type flags struct {
+// collected and reported by Parse.
+type Set struct {
 	*flag.FlagSet
 	lookup func(string) (string, bool)
 	errs   []error
@@ -22,21 +54,23 @@ type flags struct {
 	fromEnv []func()
 }
 
-func newFlags(name string) *flags {
-	return &flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), lookup: os.LookupEnv}
+// New returns an empty Set that reports errors to its caller
+// (flag.ContinueOnError) and reads the process environment.
+func New(name string) *Set {
+	return &Set{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), lookup: os.LookupEnv}
 }
 
-// parse parses args and reports the first invalid environment value or flag.
+// Parse parses args and reports the first invalid environment value or flag.
 // Flags may come before or after the positional arguments ("migrate up
 // --create-database" and "migrate --create-database up" are the same); "--"
 // ends the flags. Args() returns the positional arguments afterwards.
-func (f *flags) parse(args []string) error {
+func (f *Set) Parse(args []string) error {
 	if len(f.errs) > 0 {
 		return f.errs[0]
 	}
 	var positional []string
 	for {
-		if err := f.Parse(args); err != nil {
+		if err := f.FlagSet.Parse(args); err != nil {
 			return err
 		}
 		rest := f.Args()
@@ -50,7 +84,7 @@ func (f *flags) parse(args []string) error {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
-	if err := f.Parse(append([]string{"--"}, positional...)); err != nil {
+	if err := f.FlagSet.Parse(append([]string{"--"}, positional...)); err != nil {
 		return err
 	}
 	for _, apply := range f.fromEnv {
@@ -59,7 +93,7 @@ func (f *flags) parse(args []string) error {
 	return nil
 }
 
-func (f *flags) env(name string) (string, bool) {
+func (f *Set) env(name string) (string, bool) {
 	v, ok := f.lookup(name)
 	return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
 }
@@ -69,7 +103,7 @@ func usageText(env, text string) string {
 }
 
 // String defines a string flag defaulting to $env, then def.
-func (f *flags) String(p *string, name, env, def, text string) {
+func (f *Set) String(p *string, name, env, def, text string) {
 	if v, ok := f.env(env); ok {
 		def = v
 	}
@@ -80,7 +114,7 @@ func (f *flags) String(p *string, name, env, def, text string) {
 // one) defaulting to $env, then def. Unlike String, the value from the
 // environment never becomes the flag's printed default, so usage output and
 // the logs it lands in never show it.
-func (f *flags) Secret(p *string, name, env, def, text string) {
+func (f *Set) Secret(p *string, name, env, def, text string) {
 	f.StringVar(p, name, def, usageText(env, text))
 	f.fromEnv = append(f.fromEnv, func() {
 		given := false
@@ -92,7 +126,7 @@ func (f *flags) Secret(p *string, name, env, def, text string) {
 }
 
 // Int defines an int flag defaulting to $env, then def.
-func (f *flags) Int(p *int, name, env string, def int, text string) {
+func (f *Set) Int(p *int, name, env string, def int, text string) {
 	if v, ok := f.env(env); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -105,7 +139,7 @@ func (f *flags) Int(p *int, name, env string, def int, text string) {
 }
 
 // Int64 defines an int64 flag defaulting to $env, then def.
-func (f *flags) Int64(p *int64, name, env string, def int64, text string) {
+func (f *Set) Int64(p *int64, name, env string, def int64, text string) {
 	if v, ok := f.env(env); ok {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -118,7 +152,7 @@ func (f *flags) Int64(p *int64, name, env string, def int64, text string) {
 }
 
 // Duration defines a duration flag defaulting to $env, then def.
-func (f *flags) Duration(p *time.Duration, name, env string, def time.Duration, text string) {
+func (f *Set) Duration(p *time.Duration, name, env string, def time.Duration, text string) {
 	if v, ok := f.env(env); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -132,7 +166,7 @@ func (f *flags) Duration(p *time.Duration, name, env string, def time.Duration, 
 
 // Durations defines a comma-separated duration list flag defaulting to $env,
 // then def.
-func (f *flags) Durations(p *[]time.Duration, name, env string, def []time.Duration, text string) {
+func (f *Set) Durations(p *[]time.Duration, name, env string, def []time.Duration, text string) {
 	if v, ok := f.env(env); ok {
 		ds, err := parseDurations(v)
 		if err != nil {

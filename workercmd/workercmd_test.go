@@ -1,4 +1,4 @@
-package cli
+package workercmd
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ import (
 )
 
 // testApp writes one row per message into notes, created by its migration.
-func testApp() WorkerApp {
-	return WorkerApp{
+func testApp() App {
+	return App{
 		Name: "test-worker",
 		Handler: worker.HandlerFunc(func(ctx context.Context, tx pgx.Tx, batch []*wire.Envelope) ([]worker.Result, error) {
 			out := make([]worker.Result, len(batch))
@@ -60,7 +60,7 @@ func TestWorkerMainRejectsInvalidSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := runWorkerApp(context.Background(), testApp(), tt.args, &stdout, &stderr)
+		code := run(context.Background(), testApp(), tt.args, &stdout, &stderr)
 		if code != 1 || !strings.Contains(stderr.String(), tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 naming %s", tt.args, code, stderr.String(), tt.want)
 		}
@@ -77,7 +77,7 @@ func TestWorkerMainMigratesRunsAndLists(t *testing.T) {
 		"--subject-prefix", top.SubjectPrefix, "--status-bucket", top.StatusBucket}
 
 	var stdout, stderr bytes.Buffer
-	if code := runWorkerApp(context.Background(), app, []string{"migrate", "--database-url", db, "up"}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), app, []string{"migrate", "--database-url", db, "up"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("migrate up: exit %d: %s", code, stderr.String())
 	}
 	if want := "entity migrations (test_schema_migrations): at version 1"; !strings.Contains(stdout.String(), want) {
@@ -88,7 +88,7 @@ func TestWorkerMainMigratesRunsAndLists(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() {
 		var out bytes.Buffer
-		exited <- runWorkerApp(ctx, app, append([]string{"run", "--metrics-addr", "", "--batch-wait", "10ms"}, common...), &out, &out)
+		exited <- run(ctx, app, append([]string{"run", "--metrics-addr", "", "--batch-wait", "10ms"}, common...), &out, &out)
 	}()
 
 	nc := testsvc.Connect(t, srv)
@@ -122,7 +122,7 @@ func TestWorkerMainMigratesRunsAndLists(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if code := runWorkerApp(context.Background(), app, append([]string{"dlq", "list", "--json"}, common...), &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), app, append([]string{"dlq", "list", "--json"}, common...), &stdout, &stderr); code != 0 {
 		t.Fatalf("dlq list: exit %d: %s", code, stderr.String())
 	}
 	if strings.TrimSpace(stdout.String()) != "[]" {

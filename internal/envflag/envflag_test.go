@@ -1,4 +1,4 @@
-package cli
+package envflag
 
 import (
 	"slices"
@@ -19,11 +19,11 @@ func TestFlagsInterspersed(t *testing.T) {
 		{[]string{"down", "2", "--create-database"}, true, []string{"down", "2"}},
 		{[]string{"up", "--", "--create-database"}, false, []string{"up", "--create-database"}},
 	} {
-		f := newFlags("test")
+		f := New("test")
 		f.lookup = func(string) (string, bool) { return "", false }
 		var create bool
 		f.BoolVar(&create, "create-database", false, "")
-		if err := f.parse(tc.args); err != nil {
+		if err := f.Parse(tc.args); err != nil {
 			t.Fatalf("%q: %v", tc.args, err)
 		}
 		if create != tc.create || !slices.Equal(f.Args(), tc.wantPos) {
@@ -42,13 +42,13 @@ func TestSecretNeverPrinted(t *testing.T) {
 		{nil, "postgres://u:SuperSecret@h/db"},
 		{[]string{"--database-url", "postgres://other@h/db"}, "postgres://other@h/db"},
 	} {
-		f := newFlags("test")
+		f := New("test")
 		f.lookup = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 		var out strings.Builder
 		f.SetOutput(&out)
 		var url string
 		f.Secret(&url, "database-url", "DATABASE_URL", "", "PostgreSQL URL")
-		if err := f.parse(tc.args); err != nil {
+		if err := f.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
 		if url != tc.want {

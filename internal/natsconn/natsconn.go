@@ -1,21 +1,34 @@
-package cli
+// Package natsconn holds the settings every nomnom process shares: the NATS
+// connection (URLs, credentials, TLS), the topology and the logger, each
+// with its flag and environment variable, and the connection they open.
+// Only command packages use it; the libraries take a *nats.Conn, a
+// wire.Topology and a *slog.Logger.
+package natsconn
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
-// natsSettings are the connection settings every process shares.
-type natsSettings struct {
-	urls      string
+// Settings are the connection, topology and logging settings every process
+// shares.
+type Settings struct {
+	// URLs are the NATS seed URLs, comma-separated; they may carry a
+	// password, so print them only through RedactURLs.
+	URLs string
+	// Topology names the streams, subjects and status bucket.
+	Topology wire.Topology
+
 	creds     string
 	nkey      string
 	user      string
@@ -24,15 +37,14 @@ type natsSettings struct {
 	tlsCA     string
 	tlsCert   string
 	tlsKey    string
-	topology  wire.Topology
 	logLevel  string
 	logFormat string
 }
 
-// define registers the NATS, topology and logging flags on f.
-func (s *natsSettings) define(f *flags) {
+// Define registers the NATS, topology and logging flags on f.
+func (s *Settings) Define(f *envflag.Set) {
 	def := wire.DefaultTopology()
-	f.Secret(&s.urls, "nats-url", "NATS_URL", "nats://localhost:4222", "NATS server URLs, comma-separated seeds")
+	f.Secret(&s.URLs, "nats-url", "NATS_URL", "nats://localhost:4222", "NATS server URLs, comma-separated seeds")
 	f.String(&s.creds, "nats-creds", "NATS_CREDS", "", "NATS credentials file")
 	f.String(&s.nkey, "nats-nkey", "NATS_NKEY", "", "NATS nkey seed file")
 	f.String(&s.user, "nats-user", "NATS_USER", "", "NATS user")
@@ -41,20 +53,20 @@ func (s *natsSettings) define(f *flags) {
 	f.String(&s.tlsCA, "nats-tls-ca", "NATS_TLS_CA", "", "CA certificate file for NATS TLS")
 	f.String(&s.tlsCert, "nats-tls-cert", "NATS_TLS_CERT", "", "client certificate file for NATS TLS")
 	f.String(&s.tlsKey, "nats-tls-key", "NATS_TLS_KEY", "", "client key file for NATS TLS")
-	f.String(&s.topology.Stream, "stream", "NATS_STREAM", def.Stream, "main stream name; the DLQ stream is <stream>_DLQ")
-	f.String(&s.topology.SubjectPrefix, "subject-prefix", "NATS_SUBJECT_PREFIX", def.SubjectPrefix, "subject prefix")
-	f.String(&s.topology.StatusBucket, "status-bucket", "NATS_STATUS_BUCKET", def.StatusBucket, "status KV bucket")
-	f.Int(&s.topology.Replicas, "replicas", "NATS_REPLICAS", def.Replicas, "replicas of streams and bucket")
-	f.Duration(&s.topology.DuplicateWindow, "duplicate-window", "NATS_DUPLICATE_WINDOW", def.DuplicateWindow, "JetStream de-duplication window")
-	f.Duration(&s.topology.MaxAge, "stream-max-age", "NATS_STREAM_MAX_AGE", def.MaxAge, "how long messages stay in the main stream")
-	f.Duration(&s.topology.StatusTTL, "status-ttl", "NATS_STATUS_TTL", def.StatusTTL, "how long status records stay in KV")
+	f.String(&s.Topology.Stream, "stream", "NATS_STREAM", def.Stream, "main stream name; the DLQ stream is <stream>_DLQ")
+	f.String(&s.Topology.SubjectPrefix, "subject-prefix", "NATS_SUBJECT_PREFIX", def.SubjectPrefix, "subject prefix")
+	f.String(&s.Topology.StatusBucket, "status-bucket", "NATS_STATUS_BUCKET", def.StatusBucket, "status KV bucket")
+	f.Int(&s.Topology.Replicas, "replicas", "NATS_REPLICAS", def.Replicas, "replicas of streams and bucket")
+	f.Duration(&s.Topology.DuplicateWindow, "duplicate-window", "NATS_DUPLICATE_WINDOW", def.DuplicateWindow, "JetStream de-duplication window")
+	f.Duration(&s.Topology.MaxAge, "stream-max-age", "NATS_STREAM_MAX_AGE", def.MaxAge, "how long messages stay in the main stream")
+	f.Duration(&s.Topology.StatusTTL, "status-ttl", "NATS_STATUS_TTL", def.StatusTTL, "how long status records stay in KV")
 	f.String(&s.logLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	f.String(&s.logFormat, "log-format", "LOG_FORMAT", "text", "text or json")
 }
 
-// connect opens a connection that reconnects forever, so a NATS outage is
+// Connect opens a connection that reconnects forever, so a NATS outage is
 // survived rather than fatal.
-func (s *natsSettings) connect(name string, log *slog.Logger) (*nats.Conn, error) {
+func (s *Settings) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -90,15 +102,15 @@ func (s *natsSettings) connect(name string, log *slog.Logger) (*nats.Conn, error
 	if s.tlsCert != "" || s.tlsKey != "" {
 		opts = append(opts, nats.ClientCert(s.tlsCert, s.tlsKey))
 	}
-	nc, err := nats.Connect(s.urls, opts...)
+	nc, err := nats.Connect(s.URLs, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURLs(s.urls), err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURLs(s.URLs), err)
 	}
 	return nc, nil
 }
 
-// redactURLs hides passwords in NATS URLs so they never reach a log.
-func redactURLs(urls string) string {
+// RedactURLs hides passwords in NATS URLs so they never reach a log.
+func RedactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
 		if at := strings.LastIndex(p, "@"); at >= 0 {
@@ -110,8 +122,8 @@ func redactURLs(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// logger builds the process logger from the settings.
-func (s *natsSettings) logger(w io.Writer) (*slog.Logger, error) {
+// Logger builds the process logger from the settings.
+func (s *Settings) Logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", s.logLevel)
@@ -127,10 +139,17 @@ func (s *natsSettings) logger(w io.Writer) (*slog.Logger, error) {
 	}
 }
 
-// stderrOr returns w, or os.Stderr when w is nil.
-func stderrOr(w io.Writer) io.Writer {
-	if w == nil {
-		return os.Stderr
+// WaitConnected waits until nc is connected, at most timeout.
+func WaitConnected(ctx context.Context, nc *nats.Conn, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for nc.Status() != nats.CONNECTED {
+		if time.Now().After(deadline) {
+			return errors.New("not reachable")
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return w
+	return nil
 }

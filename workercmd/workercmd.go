@@ -1,4 +1,4 @@
-package cli
+package workercmd
 
 import (
 	"context"
@@ -17,14 +17,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
+	"github.com/nomnom-io/nomnom/internal/dlqcmd"
+	"github.com/nomnom-io/nomnom/internal/envflag"
+	"github.com/nomnom-io/nomnom/internal/natsconn"
 	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/worker"
 )
 
-// WorkerApp describes a worker binary: its handler and its entity migrations.
-// Generated mains fill it in and call WorkerMain, so every worker binary has
-// the same subcommands, configuration and lifecycle.
-type WorkerApp struct {
+// Version is the version a worker binary reports; set at build time with
+// -ldflags "-X github.com/nomnom-io/nomnom/workercmd.Version=…".
+var Version = "dev"
+
+// App describes a worker binary: its handler and its entity migrations.
+// Generated mains fill it in and call Main, so every worker binary has the
+// same subcommands, configuration and lifecycle.
+type App struct {
 	Name            string         // e.g. "tpch-worker", used in logs and the NATS connection name
 	Handler         worker.Handler // writes the entity rows of a batch
 	Migrations      fs.FS          // the entity migrations (golang-migrate files at the root of the FS); may be nil
@@ -44,15 +51,15 @@ commands:
 Run '%[1]s <command> -h' for a command's flags and environment.
 `
 
-// WorkerMain runs a worker binary and returns its exit code: generated
-// mains call os.Exit(cli.WorkerMain(app)).
-func WorkerMain(app WorkerApp) int {
+// Main runs a worker binary and returns its exit code: generated mains call
+// os.Exit(workercmd.Main(app)).
+func Main(app App) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runWorkerApp(ctx, app, os.Args[1:], os.Stdout, os.Stderr)
+	return run(ctx, app, os.Args[1:], os.Stdout, os.Stderr)
 }
 
-func runWorkerApp(ctx context.Context, app WorkerApp, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, app App, args []string, stdout, stderr io.Writer) int {
 	if app.Name == "" {
 		app.Name = "nomnom-worker"
 	}
@@ -65,9 +72,9 @@ func runWorkerApp(ctx context.Context, app WorkerApp, args []string, stdout, std
 	case "run":
 		err = runWorker(ctx, app, args, stderr)
 	case "migrate":
-		err = runWorkerMigrate(ctx, app, args, stdout, stderr)
+		err = runMigrate(ctx, app, args, stdout, stderr)
 	case "dlq":
-		err = dlqCommand(ctx, app.Name, args, stdout, stderr)
+		err = dlqcmd.Run(ctx, app.Name, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, app.Name, Version)
 	case "help":
@@ -81,7 +88,7 @@ func runWorkerApp(ctx context.Context, app WorkerApp, args []string, stdout, std
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, envflag.ErrUsage), errors.Is(err, flag.ErrHelp):
 		return 2
 	default:
 		fmt.Fprintf(stderr, "%s %s: %v\n", app.Name, cmd, err)
@@ -89,111 +96,93 @@ func runWorkerApp(ctx context.Context, app WorkerApp, args []string, stdout, std
 	}
 }
 
-// workerSettings are the settings of `run`, each with its environment
-// variable.
-type workerSettings struct {
-	nats            natsSettings
-	databaseURL     string
-	consumer        string
-	batchSize       int
-	batchWait       time.Duration
-	maxAttempts     int
-	backoff         []time.Duration
-	ackWait         time.Duration
-	maxAckPending   int
-	kvConcurrency   int
-	metricsAddr     string
-	shutdownTimeout time.Duration
+// runSettings are the settings of `run`, each with its environment
+// variable: the worker.Config that the flags fill in, starting from
+// worker.DefaultConfig, and what the command itself needs.
+type runSettings struct {
+	nats        natsconn.Settings
+	databaseURL string
+	cfg         worker.Config
 }
 
-func (s *workerSettings) define(f *flags) {
-	s.nats.define(f)
+func (s *runSettings) define(f *envflag.Set) {
+	d := worker.DefaultConfig()
+	s.cfg = d
+	s.nats.Define(f)
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
-	f.String(&s.consumer, "consumer", "NATS_CONSUMER", worker.DefaultConsumer, "durable consumer shared by the deployment's workers")
-	f.Int(&s.batchSize, "batch-size", "NOMNOM_BATCH_SIZE", worker.DefaultBatchSize, "messages per fetch and per transaction")
-	f.Duration(&s.batchWait, "batch-wait", "NOMNOM_BATCH_WAIT", worker.DefaultBatchWait, "longest wait to fill a batch")
-	f.Int(&s.maxAttempts, "max-attempts", "NOMNOM_MAX_ATTEMPTS", worker.DefaultMaxAttempts, "deliveries before a transiently failing message is dead-lettered")
-	f.Durations(&s.backoff, "backoff", "NOMNOM_BACKOFF", worker.DefaultBackoff, "delay before each retry, the last repeating")
-	f.Duration(&s.ackWait, "ack-wait", "NOMNOM_ACK_WAIT", worker.DefaultAckWait, "JetStream ack wait of the consumer")
-	f.Int(&s.maxAckPending, "max-ack-pending", "NOMNOM_MAX_ACK_PENDING", worker.DefaultMaxAckPending, "messages in flight across all workers")
-	f.Int(&s.kvConcurrency, "kv-concurrency", "NOMNOM_KV_CONCURRENCY", worker.DefaultKVConcurrency, "goroutines writing status records to KV")
-	f.String(&s.metricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics and /healthz (empty: none)")
-	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", worker.DefaultShutdownTimeout, "time to finish the batch in hand on SIGTERM")
+	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the deployment's workers")
+	f.Int(&s.cfg.BatchSize, "batch-size", "NOMNOM_BATCH_SIZE", d.BatchSize, "messages per fetch and per transaction")
+	f.Duration(&s.cfg.BatchWait, "batch-wait", "NOMNOM_BATCH_WAIT", d.BatchWait, "longest wait to fill a batch")
+	f.Int(&s.cfg.MaxAttempts, "max-attempts", "NOMNOM_MAX_ATTEMPTS", d.MaxAttempts, "deliveries before a transiently failing message is dead-lettered")
+	f.Durations(&s.cfg.Backoff, "backoff", "NOMNOM_BACKOFF", d.Backoff, "delay before each retry, the last repeating")
+	f.Duration(&s.cfg.AckWait, "ack-wait", "NOMNOM_ACK_WAIT", d.AckWait, "JetStream ack wait of the consumer")
+	f.Int(&s.cfg.MaxAckPending, "max-ack-pending", "NOMNOM_MAX_ACK_PENDING", d.MaxAckPending, "messages in flight across all workers")
+	f.Int(&s.cfg.KVConcurrency, "kv-concurrency", "NOMNOM_KV_CONCURRENCY", d.KVConcurrency, "goroutines writing status records to KV")
+	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics and /healthz (empty: none)")
+	f.Duration(&s.cfg.ShutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time to finish the batch in hand on SIGTERM")
 }
 
-// check rejects values the worker would otherwise replace by a default,
-// naming the variable.
-func (s *workerSettings) check() error {
-	positive := []struct {
-		name string
-		ok   bool
-	}{
-		{"NOMNOM_BATCH_SIZE (--batch-size) must be between 1 and 10000", s.batchSize >= 1 && s.batchSize <= 10000},
-		{"NOMNOM_BATCH_WAIT (--batch-wait) must be at least 1ms", s.batchWait >= time.Millisecond},
-		{"NOMNOM_MAX_ATTEMPTS (--max-attempts) must be at least 1", s.maxAttempts >= 1},
-		{"NOMNOM_BACKOFF (--backoff) needs positive durations", len(s.backoff) > 0 && allPositive(s.backoff)},
-		{"NOMNOM_ACK_WAIT (--ack-wait) must be at least 1s", s.ackWait >= time.Second},
-		{"NOMNOM_MAX_ACK_PENDING (--max-ack-pending) must be at least NOMNOM_BATCH_SIZE", s.maxAckPending >= s.batchSize},
-		{"NOMNOM_KV_CONCURRENCY (--kv-concurrency) must be between 1 and 1024", s.kvConcurrency >= 1 && s.kvConcurrency <= 1024},
-		{"NOMNOM_SHUTDOWN_TIMEOUT (--shutdown-timeout) must be positive", s.shutdownTimeout > 0},
-		{"NATS_CONSUMER (--consumer) must not be empty", s.consumer != ""},
-	}
-	for _, p := range positive {
-		if !p.ok {
-			return errors.New(p.name)
-		}
+// settingNames are the environment variable and flag of each worker.Config
+// field that `run` sets, to name them in errors.
+var settingNames = map[string]string{
+	"Consumer":        "NATS_CONSUMER (--consumer)",
+	"BatchSize":       "NOMNOM_BATCH_SIZE (--batch-size)",
+	"BatchWait":       "NOMNOM_BATCH_WAIT (--batch-wait)",
+	"MaxAttempts":     "NOMNOM_MAX_ATTEMPTS (--max-attempts)",
+	"Backoff":         "NOMNOM_BACKOFF (--backoff)",
+	"AckWait":         "NOMNOM_ACK_WAIT (--ack-wait)",
+	"MaxAckPending":   "NOMNOM_MAX_ACK_PENDING (--max-ack-pending)",
+	"KVConcurrency":   "NOMNOM_KV_CONCURRENCY (--kv-concurrency)",
+	"ShutdownTimeout": "NOMNOM_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
+}
+
+// config returns the worker.Config of the settings, checked by
+// worker.Config.Validate.
+func (s *runSettings) config() (worker.Config, error) {
+	cfg := s.cfg
+	cfg.Topology = s.nats.Topology
+	if err := cfg.Validate(); err != nil {
+		return cfg, settingError(err)
 	}
 	if s.databaseURL == "" {
-		return errors.New("no database: set DATABASE_URL or --database-url")
+		return cfg, errors.New("no database: set DATABASE_URL or --database-url")
 	}
-	return nil
+	return cfg, nil
 }
 
-func allPositive(ds []time.Duration) bool {
-	for _, d := range ds {
-		if d <= 0 {
-			return false
-		}
+// settingError names the environment variable and flag of the field that
+// worker.Config.Validate rejected.
+func settingError(err error) error {
+	var fe *worker.FieldError
+	switch {
+	case !errors.As(err, &fe):
+		return err
+	case fe.Field == "Topology":
+		return fe.Err
+	case settingNames[fe.Field] != "":
+		return fmt.Errorf("%s: %w", settingNames[fe.Field], fe.Err)
 	}
-	return true
+	return err
 }
 
-func (s *workerSettings) config(log *slog.Logger) worker.Config {
-	return worker.Config{
-		Topology:        s.nats.topology,
-		Consumer:        s.consumer,
-		BatchSize:       s.batchSize,
-		BatchWait:       s.batchWait,
-		MaxAttempts:     s.maxAttempts,
-		Backoff:         s.backoff,
-		AckWait:         s.ackWait,
-		MaxAckPending:   s.maxAckPending,
-		ShutdownTimeout: s.shutdownTimeout,
-		KVConcurrency:   s.kvConcurrency,
-		MetricsAddr:     s.metricsAddr,
-		Logger:          log,
-	}
-}
-
-func runWorker(ctx context.Context, app WorkerApp, args []string, stderr io.Writer) error {
-	var s workerSettings
-	f := newFlags(app.Name + " run")
+func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) error {
+	var s runSettings
+	f := envflag.New(app.Name + " run")
 	s.define(f)
-	f.SetOutput(stderrOr(stderr))
-	if err := f.parse(args); err != nil {
+	f.SetOutput(envflag.Output(stderr))
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	if err := s.check(); err != nil {
+	cfg, err := s.config()
+	if err != nil {
 		return err
 	}
-	if err := s.nats.topology.Validate(); err != nil {
-		return err
-	}
-	log, err := s.nats.logger(stderrOr(stderr))
+	log, err := s.nats.Logger(envflag.Output(stderr))
 	if err != nil {
 		return err
 	}
 	log = log.With("service", app.Name)
+	cfg.Logger = log
 	if app.Handler == nil {
 		return errors.New("the binary has no handler")
 	}
@@ -202,12 +191,12 @@ func runWorker(ctx context.Context, app WorkerApp, args []string, stderr io.Writ
 		return err
 	}
 	defer pool.Close()
-	nc, err := s.nats.connect(app.Name, log)
+	nc, err := s.nats.Connect(app.Name, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	w, err := worker.New(s.config(log), nc, pool, app.Handler)
+	w, err := worker.New(cfg, nc, pool, app.Handler)
 	if err != nil {
 		return err
 	}
@@ -215,8 +204,8 @@ func runWorker(ctx context.Context, app WorkerApp, args []string, stderr io.Writ
 		return err
 	}
 	<-ctx.Done()
-	log.Info("stopping: finishing the batch in hand", "timeout", s.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	log.Info("stopping: finishing the batch in hand", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := w.Stop(sctx); err != nil {
 		log.Warn("hard stop: the batch in hand will be redelivered", "err", err)
@@ -248,7 +237,7 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpo
 			return nil, ctx.Err()
 		}
 		wait := min(time.Duration(1<<min(i, 5))*250*time.Millisecond, 5*time.Second)
-		log.Warn("postgres unreachable; retrying", "host", cfg.ConnConfig.Host, "in", wait, "err", redactErr(err, databaseURL))
+		log.Warn("postgres unreachable; retrying", "host", cfg.ConnConfig.Host, "in", wait, "err", envflag.RedactDatabaseError(err, databaseURL))
 		sleepCtx(ctx, wait)
 	}
 }
@@ -290,32 +279,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// redactErr keeps the database password out of an error's text.
-func redactErr(err error, databaseURL string) string {
-	msg := err.Error()
-	if cfg, perr := pgxpool.ParseConfig(databaseURL); perr == nil && cfg.ConnConfig.Password != "" {
-		msg = strings.ReplaceAll(msg, cfg.ConnConfig.Password, "***")
-	}
-	return msg
-}
-
-func runWorkerMigrate(ctx context.Context, app WorkerApp, args []string, stdout, stderr io.Writer) error {
+func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
-	f := newFlags(app.Name + " migrate")
+	f := envflag.New(app.Name + " migrate")
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
-	f.SetOutput(stderrOr(stderr))
+	f.SetOutput(envflag.Output(stderr))
 	f.Usage = func() {
 		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down [N] | version\n\nflags:\n", app.Name)
 		f.PrintDefaults()
 	}
-	if err := f.parse(args); err != nil {
+	if err := f.Parse(args); err != nil {
 		return err
 	}
-	op, steps, err := migrateOp(f.Args())
+	op, steps, err := migrations.ParseOp(f.Args())
 	if err != nil {
 		fmt.Fprintf(f.Output(), "%s migrate: %v\n\n", app.Name, err)
 		f.Usage()
-		return errUsage
+		return envflag.ErrUsage
 	}
 	if databaseURL == "" {
 		return errors.New("no database: set DATABASE_URL or --database-url")

@@ -1,0 +1,181 @@
+// Package dlqcmd is the dlq subcommand shared by the nomnom binary and every
+// worker binary: it maps flags and environment onto package dlq and prints
+// the result. It must never hold dead-letter logic of its own.
+package dlqcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/dlq"
+	"github.com/nomnom-io/nomnom/internal/envflag"
+	"github.com/nomnom-io/nomnom/internal/natsconn"
+	"github.com/nomnom-io/nomnom/statusstore"
+	"github.com/nomnom-io/nomnom/wire"
+)
+
+const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [flags]
+       %[1]s dlq redrive (--id MESSAGE_ID ... | --all) [flags]
+
+  list     show dead-lettered messages, oldest first
+  redrive  move them back to accepted and republish them to the main stream;
+           with DATABASE_URL the message_status rows are moved back too
+
+flags:
+`
+
+// Run is the dlq subcommand of the binary called name: args are what
+// follows "dlq" on its command line.
+func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	var (
+		s           natsconn.Settings
+		databaseURL string
+		limit       int
+		asJSON, all bool
+		ids         []string
+	)
+	f := envflag.New(name + " dlq")
+	s.Define(f)
+	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; when set, redrive updates message_status too")
+	f.IntVar(&limit, "limit", 100, "list: at most N messages (0: all)")
+	f.BoolVar(&asJSON, "json", false, "list: print JSON")
+	f.BoolVar(&all, "all", false, "redrive: every dead-lettered message")
+	f.Func("id", "redrive: a message_id (repeatable)", func(v string) error {
+		ids = append(ids, v)
+		return nil
+	})
+	f.SetOutput(envflag.Output(stderr))
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), dlqUsage, name)
+		f.PrintDefaults()
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		f.Usage()
+		return envflag.ErrUsage
+	}
+	op := args[0]
+	if err := f.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case op != "list" && op != "redrive", f.NArg() > 0:
+		f.Usage()
+		return envflag.ErrUsage
+	case op == "redrive" && all == (len(ids) > 0):
+		return errors.New("redrive: give --id MESSAGE_ID (repeatable) or --all, not both")
+	}
+	log, err := s.Logger(envflag.Output(stderr))
+	if err != nil {
+		return err
+	}
+	nc, err := s.Connect(name+"-dlq", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := natsconn.WaitConnected(ctx, nc, 10*time.Second); err != nil {
+		return fmt.Errorf("NATS at %s: %w", natsconn.RedactURLs(s.URLs), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	if op == "list" {
+		return list(ctx, js, s.Topology, limit, asJSON, stdout)
+	}
+	return redrive(ctx, js, s.Topology, databaseURL, ids, all, stdout)
+}
+
+func list(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int, asJSON bool, stdout io.Writer) error {
+	admin, err := dlq.New(dlq.Config{JetStream: js, Topology: top})
+	if err != nil {
+		return err
+	}
+	dls, err := admin.List(ctx, dlq.ListOptions{Limit: limit})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if dls == nil {
+			dls = []dlq.DeadLetter{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(dls)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tMESSAGE_ID\tENTITY\tATTEMPTS\tFAILED_AT\tREASON")
+	for _, d := range dls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Sequence, orDash(d.MessageID), orDash(d.EntityType),
+			d.Attempts, d.FailedAt.Format(time.RFC3339), d.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d message(s)\n", len(dls))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, databaseURL string, ids []string, all bool, stdout io.Writer) error {
+	kv, err := wire.Ensure(ctx, js, top)
+	if err != nil {
+		return err
+	}
+	cfg := dlq.Config{JetStream: js, Topology: top, KV: statusstore.NewKV(kv)}
+	if databaseURL != "" {
+		pool, err := pgxpool.New(ctx, databaseURL)
+		if err != nil {
+			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
+		}
+		defer pool.Close()
+		cfg.Postgres = statusstore.NewPostgres(pool)
+	}
+	admin, err := dlq.New(cfg)
+	if err != nil {
+		return err
+	}
+	out, err := admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids, All: all})
+	failed := 0
+	for _, r := range out {
+		line := fmt.Sprintf("%s\t%s\tseq %d", r.Outcome, orDash(r.MessageID), r.Sequence)
+		if r.Err != nil {
+			failed++
+			line += "\t" + envflag.RedactDatabaseError(r.Err, databaseURL)
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if err != nil {
+		return err
+	}
+	found := map[string]bool{}
+	for _, r := range out {
+		found[r.MessageID] = true
+	}
+	for _, id := range ids {
+		if !found[strings.ToLower(id)] {
+			fmt.Fprintf(stdout, "not found\t%s\n", id)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d message(s) not redriven", failed)
+	}
+	fmt.Fprintf(stdout, "%d message(s) redriven\n", len(out))
+	return nil
+}
