@@ -16,7 +16,7 @@ ARG VERSION=dev
 ENV CGO_ENABLED=0
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     set -eu; \
-    ldflags="-s -w -X github.com/nomnom-io/nomnom/cli.Version=${VERSION}"; \
+    ldflags="-s -w -X github.com/nomnom-io/nomnom/cli.Version=${VERSION} -X github.com/nomnom-io/nomnom/workercmd.Version=${VERSION}"; \
     go build -trimpath -ldflags "$ldflags" -o /out/nomnom ./cmd/nomnom; \
     go build -trimpath -ldflags "$ldflags" -o /out/tpch-worker ./examples/tpch/cmd/tpch-worker
 

@@ -188,7 +188,7 @@ func TestDockerComposeFile(t *testing.T) {
 		}
 	}
 
-	// NATS and PostgreSQL as DESIGN.md and the healthchecks expect them.
+	// NATS and PostgreSQL as the README ("Docker compose") and the healthchecks expect them.
 	n := p.Services["nats"]
 	if !strings.HasPrefix(n.Image, "nats:2.10") {
 		t.Errorf("nats image %q, want nats:2.10", n.Image)

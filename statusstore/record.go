@@ -9,7 +9,7 @@ import (
 // State is one step of the lifecycle.
 type State string
 
-// The states of DESIGN.md.
+// The states of the lifecycle (docs/architecture.md).
 const (
 	Accepted   State = "accepted"
 	Processing State = "processing"

@@ -37,7 +37,7 @@ type Topology struct {
 	StatusTTL time.Duration
 }
 
-// DefaultTopology returns the names and limits of DESIGN.md.
+// DefaultTopology returns the default names and limits (README, "Configuration").
 func DefaultTopology() Topology {
 	return Topology{
 		Stream:          "MESSAGES",
