@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
+	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/dlqcmd"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
@@ -225,7 +226,8 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpo
 	if err != nil {
 		return nil, fmt.Errorf("postgres pool: %w", err)
 	}
-	for i := 0; ; i++ {
+	b := backoff.New(startBackoff)
+	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := pool.Ping(pctx)
 		cancel()
@@ -236,19 +238,24 @@ func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpo
 			pool.Close()
 			return nil, ctx.Err()
 		}
-		wait := min(time.Duration(1<<min(i, 5))*250*time.Millisecond, 5*time.Second)
+		wait := b.Next()
 		log.Warn("postgres unreachable; retrying", "host", cfg.ConnConfig.Host, "in", wait, "err", envflag.RedactDatabaseError(err, databaseURL))
-		sleepCtx(ctx, wait)
+		_ = backoff.Sleep(ctx, wait) // an ended ctx is noticed by the next round
 	}
 }
 
-// startWorker starts w, retrying while NATS is not connected yet.
 // startTriesConnected is how many times a worker connected to NATS retries
 // its start (about 20 seconds in all) before reporting the error.
 const startTriesConnected = 6
 
+// startBackoff spaces the retries of openPool and startWorker: 250ms
+// doubling up to 5s.
+var startBackoff = backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.Second}
+
+// startWorker starts w, retrying while NATS is not connected yet.
 func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog.Logger) error {
-	for i := 0; ; i++ {
+	b := backoff.New(startBackoff)
+	for {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := w.Start(sctx)
 		cancel()
@@ -261,21 +268,12 @@ func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog
 		// Connected and still refused after several tries: a real
 		// configuration problem rather than a JetStream cluster electing
 		// leaders or catching up with a replica change.
-		if nc.Status() == nats.CONNECTED && i >= startTriesConnected {
+		if nc.Status() == nats.CONNECTED && b.Retries() >= startTriesConnected {
 			return err
 		}
-		wait := min(time.Duration(1<<min(i, 5))*250*time.Millisecond, 5*time.Second)
+		wait := b.Next()
 		log.Warn("cannot start yet; retrying", "in", wait, "err", err)
-		sleepCtx(ctx, wait)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+		_ = backoff.Sleep(ctx, wait) // an ended ctx is noticed by the next round
 	}
 }
 

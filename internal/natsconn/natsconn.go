@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/wire"
 )
@@ -146,10 +147,9 @@ func WaitConnected(ctx context.Context, nc *nats.Conn, timeout time.Duration) er
 		if time.Now().After(deadline) {
 			return errors.New("not reachable")
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
 }
