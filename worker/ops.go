@@ -83,7 +83,7 @@ func (w *Worker) pollLag() {
 		}
 		select {
 		case <-t.C:
-		case <-w.stopping:
+		case <-w.life.Context().Done():
 			return
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/statusstore"
 )
 
@@ -164,12 +165,10 @@ func (w *statusWriter) close() {
 // apply writes a job, trying the final states again when their write fails.
 func (w *statusWriter) apply(ctx context.Context, job statusJob) {
 	pending := job.updates
+	retry := backoff.New(backoff.Policy{Initial: kvRetryWait, Max: kvRetryMaxWait})
 	for try := range kvTries {
 		if try > 0 {
-			select {
-			case <-time.After(min(kvRetryWait<<(try-1), kvRetryMaxWait)):
-			case <-ctx.Done():
-			}
+			_ = retry.Wait(ctx)
 		}
 		if ctx.Err() != nil {
 			return

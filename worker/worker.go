@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/internal/backoff"
+	"github.com/nomnom-io/nomnom/internal/startstop"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
@@ -37,12 +39,10 @@ type Worker struct {
 	status   *statusWriter
 	server   *http.Server
 
-	mu       sync.Mutex // guards started
-	started  bool
-	stopOnce sync.Once
-	stopping chan struct{} // closed by Stop: fetch no more
+	// life runs Start and Stop once each; its Context ends when Stop
+	// begins: fetch no more.
+	life     startstop.Base
 	loopDone chan struct{} // closed when the fetch loop has returned
-	stopped  chan struct{} // closed when Stop has finished
 	hardStop context.CancelFunc
 	work     context.Context // cancelled only by a hard stop
 	bgDone   sync.WaitGroup  // lag poller
@@ -73,9 +73,7 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 	w := &Worker{
 		cfg: cfg, nc: nc, pool: pool, handler: h, log: cfg.Logger, js: js,
 		metrics:  newMetrics(cfg.Registry),
-		stopping: make(chan struct{}),
 		loopDone: make(chan struct{}),
-		stopped:  make(chan struct{}),
 		work:     work,
 		hardStop: cancel,
 	}
@@ -87,19 +85,11 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 // Stop. ctx bounds only the start itself. A failed Start (NATS not reachable
 // yet, say) may be called again.
 func (w *Worker) Start(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case w.started:
-		return errors.New("worker: already started")
-	case w.isStopping():
-		return errors.New("worker: stopped")
+	err := w.life.Start(func(context.Context) error { return w.start(ctx) })
+	if errors.Is(err, startstop.ErrStarted) || errors.Is(err, startstop.ErrStopped) {
+		return fmt.Errorf("worker: %w", err)
 	}
-	if err := w.start(ctx); err != nil {
-		return err
-	}
-	w.started = true
-	return nil
+	return err
 }
 
 func (w *Worker) start(ctx context.Context) error {
@@ -138,22 +128,21 @@ func (w *Worker) start(ctx context.Context) error {
 // When ctx ends first, the batch in hand is cancelled: its messages are not
 // acknowledged and JetStream redelivers them after AckWait. Stop returns
 // ctx's error in that case.
+//
+// Stop may be called any number of times, from any goroutine: the first
+// call does the work, the others wait for it and return its result.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.stopOnce.Do(func() { close(w.stopping) })
-	select {
-	case <-w.stopped:
-		return nil
-	default:
-	}
+	err := w.life.Stop(ctx, w.stop)
+	w.hardStop() // a worker that never started has nothing else to stop
+	w.log.Info("worker stopped", "hard", err != nil)
+	return err
+}
+
+// stop is Stop's work, run once, and only when Start succeeded.
+func (w *Worker) stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w.mu.Lock()
-		if !w.started {
-			close(w.loopDone)
-			w.started = true // and never will be
-		}
-		w.mu.Unlock()
 		<-w.loopDone
 		if w.status != nil {
 			w.status.close()
@@ -166,25 +155,18 @@ func (w *Worker) Stop(ctx context.Context) error {
 			_ = w.server.Shutdown(sctx)
 		}
 	}()
-	var err error
 	select {
 	case <-done:
+		return nil
 	case <-ctx.Done():
-		err = ctx.Err()
 		w.hardStop()
 		<-done
+		return ctx.Err()
 	}
-	select {
-	case <-w.stopped:
-	default:
-		close(w.stopped)
-	}
-	w.log.Info("worker stopped", "hard", err != nil)
-	return err
 }
 
 // Stopped is closed when Stop has finished.
-func (w *Worker) Stopped() <-chan struct{} { return w.stopped }
+func (w *Worker) Stopped() <-chan struct{} { return w.life.Stopped() }
 
 // Run starts the worker, runs it until ctx ends, and then stops it giving
 // the batch in hand ShutdownTimeout to finish.
@@ -197,6 +179,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancel()
 	return w.Stop(sctx)
 }
+
+// fetchRetry spaces the fetches while they fail (NATS unreachable, the
+// consumer being recreated), and pingRetry the pings of PostgreSQL while it
+// is unreachable. Both waits end at once on Stop.
+var (
+	fetchRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
+	pingRetry  = backoff.Policy{Initial: 100 * time.Millisecond, Max: 3 * time.Second}
+)
 
 // aheadTimeout bounds how long a batch keeps the transaction it opened
 // ahead while the batch before settles. Past it the transaction is rolled
@@ -246,18 +236,18 @@ func (w *Worker) loop() {
 // fetched batch is handed over, so none is left unsettled.
 func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 	defer close(out)
-	fails := 0
-	for !w.isStopping() {
+	stopping := w.life.Context()
+	retry := backoff.New(fetchRetry)
+	for stopping.Err() == nil {
 		msgs, err := w.fetch()
 		if err != nil {
-			fails++
-			if fails == 1 || fails%100 == 0 {
+			if fails := retry.Retries() + 1; fails == 1 || fails%100 == 0 {
 				w.log.Warn("fetch failed; retrying", "err", err, "failures", fails)
 			}
-			w.sleep(min(time.Duration(fails)*100*time.Millisecond, 2*time.Second))
+			_ = retry.Wait(stopping)
 			continue
 		}
-		fails = 0
+		retry.Reset()
 		if len(msgs) > 0 {
 			out <- msgs
 		}
@@ -286,7 +276,9 @@ func (w *Worker) fetch() ([]jetstream.Msg, error) {
 // waitForPostgres holds the loop until PostgreSQL answers again, so an
 // outage costs each message one attempt rather than all of them.
 func (w *Worker) waitForPostgres() {
-	for i := 0; !w.isStopping(); i++ {
+	stopping := w.life.Context()
+	retry := backoff.New(pingRetry)
+	for i := 0; stopping.Err() == nil; i++ {
 		ctx, cancel := context.WithTimeout(w.work, 2*time.Second)
 		err := w.pool.Ping(ctx)
 		cancel()
@@ -299,26 +291,7 @@ func (w *Worker) waitForPostgres() {
 		if i%20 == 0 {
 			w.log.Warn("postgres unreachable; waiting before fetching more", "err", err)
 		}
-		w.sleep(min(time.Duration(i+1)*100*time.Millisecond, 3*time.Second))
-	}
-}
-
-func (w *Worker) isStopping() bool {
-	select {
-	case <-w.stopping:
-		return true
-	default:
-		return false
-	}
-}
-
-// sleep waits d or until Stop.
-func (w *Worker) sleep(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-w.stopping:
+		_ = retry.Wait(stopping)
 	}
 }
 
