@@ -15,16 +15,16 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/internal/backoff"
+	"github.com/nomnom-io/nomnom/internal/startstop"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
-// ensureRetryMin and ensureRetryMax bound the back-off between attempts to
-// ensure the stream and bucket while NATS is not reachable.
-const (
-	ensureRetryMin = 100 * time.Millisecond
-	ensureRetryMax = 5 * time.Second
-)
+// ensureRetry is the back-off between attempts to ensure the stream and
+// bucket while NATS is not reachable; its first wait also spaces the
+// re-ensures that publishes ask for.
+var ensureRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // Server is the HTTP gateway. It serves from Start until Stop; it answers
 // 503 on ingest and /health until the stream and bucket have been ensured,
@@ -45,12 +45,11 @@ type Server struct {
 	// kick asks the ensure loop to ensure again (a publish found no stream).
 	kick chan struct{}
 
-	// stopCtx ends when Stop begins: it releases ?wait= readers and the
-	// ensure loop at once, while other requests finish.
-	stopCtx  context.Context
-	stop     context.CancelFunc
+	// life runs Start and Stop once each. Its Context ends when Stop
+	// begins: it releases ?wait= readers and the ensure loop at once, while
+	// other requests finish.
+	life     startstop.Base
 	wg       sync.WaitGroup
-	started  atomic.Bool
 	listener net.Listener
 }
 
@@ -86,7 +85,6 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
-	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	s.handler = s.routes()
 	s.http = &http.Server{
 		Handler:           s.handler,
@@ -158,9 +156,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // background, so the platform can start before NATS does. It fails only
 // when it cannot listen.
 func (s *Server) Start(ctx context.Context) error {
-	if !s.started.CompareAndSwap(false, true) {
-		return errors.New("gateway: already started")
+	err := s.life.Start(func(context.Context) error { return s.start(ctx) })
+	if errors.Is(err, startstop.ErrStarted) || errors.Is(err, startstop.ErrStopped) {
+		return fmt.Errorf("gateway: %w", err)
 	}
+	return err
+}
+
+func (s *Server) start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("gateway: listen on %s: %w", s.cfg.Addr, err)
@@ -200,12 +203,15 @@ func (s *Server) serveHTTP(ln net.Listener) {
 // requests to finish (every accepted publish is acknowledged by then). When
 // ctx ends first, it closes the remaining connections and returns ctx's
 // error. It does not touch the NATS connection: the caller drains it after
-// Stop returns.
+// Stop returns. Stop may be called any number of times, from any goroutine:
+// the first call does the work, the others wait for it and return its
+// result.
 func (s *Server) Stop(ctx context.Context) error {
-	s.stop()
-	if !s.started.Load() {
-		return nil
-	}
+	return s.life.Stop(ctx, s.stop)
+}
+
+// stop is Stop's work, run once, and only when Start succeeded.
+func (s *Server) stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		_ = s.http.Close()
@@ -247,28 +253,24 @@ func (s *Server) ensure(ctx context.Context) error {
 // empty store).
 func (s *Server) keepEnsured() {
 	defer s.wg.Done()
-	wait := ensureRetryMin
+	stopping := s.life.Context()
+	retry := backoff.New(ensureRetry)
 	for {
 		if s.store.Load() != nil {
 			select {
-			case <-s.stopCtx.Done():
+			case <-stopping.Done():
 				return
 			case <-s.kick:
 			}
 		}
-		err := s.ensure(s.stopCtx)
-		if err == nil {
-			wait = ensureRetryMin
-		} else if s.stopCtx.Err() == nil {
+		wait := ensureRetry.Initial
+		if err := s.ensure(stopping); err == nil {
+			retry.Reset()
+		} else if wait = retry.Next(); stopping.Err() == nil {
 			s.log.Warn("ensure stream and bucket", "err", err, "retry_in", wait)
 		}
-		select {
-		case <-s.stopCtx.Done():
+		if backoff.Sleep(stopping, wait) != nil {
 			return
-		case <-time.After(wait):
-		}
-		if err != nil {
-			wait = min(2*wait, ensureRetryMax)
 		}
 	}
 }

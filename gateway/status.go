@@ -145,7 +145,7 @@ func (s *Server) waitTerminal(ctx context.Context, rec statusstore.Record, wait 
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	defer context.AfterFunc(s.stopCtx, cancel)()
+	defer context.AfterFunc(s.life.Context(), cancel)()
 	latest, err := store.WaitTerminal(ctx, rec.MessageID)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("wait for terminal status", "message_id", rec.MessageID, "err", err)

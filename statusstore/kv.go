@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/internal/backoff"
 )
 
 // maxCASAttempts bounds the compare-and-swap loops of both stores. Each lost
@@ -132,16 +133,11 @@ func casPause(ctx context.Context, attempt int) error {
 	if attempt == 0 {
 		return nil
 	}
-	limit := time.Millisecond << min(attempt, 5)
-	t := time.NewTimer(limit/2 + rand.N(limit/2))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, casRetry.Delay(attempt-1))
 }
+
+// casRetry is the wait of casPause: from [1ms, 2ms) up to [16ms, 32ms).
+var casRetry = backoff.Policy{Initial: 2 * time.Millisecond, Max: 32 * time.Millisecond, Jitter: 0.5}
 
 // casConflict reports whether a write lost a compare-and-swap race. On R1
 // buckets a revision conflict carries the code of ErrKeyExists, so both count;
