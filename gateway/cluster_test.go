@@ -3,184 +3,19 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
-	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
-
-// cluster is three embedded JetStream servers routed to each other on
-// loopback, each with a store of its own.
-type cluster struct {
-	t       *testing.T
-	servers []*server.Server
-	opts    []*server.Options
-}
-
-// startCluster starts a cluster; its servers are shut down when the test
-// ends.
-func startCluster(t *testing.T) *cluster {
-	t.Helper()
-	const n = 3
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
-	c := &cluster{t: t, servers: make([]*server.Server, n), opts: make([]*server.Options, n)}
-	for i := range c.servers {
-		var routes []string
-		for j, p := range ports {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
-		}
-		c.opts[i] = &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       freePort(t),
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "nomnom", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-		}
-		c.start(i)
-	}
-	for i := range c.servers {
-		c.ready(i)
-	}
-	// Registered after the servers' cleanups, so it runs before them.
-	t.Cleanup(c.settle)
-	return c
-}
-
-// settle waits, for a few seconds at most, until every running server hosts
-// the same number of streams and consumers: a server shut down while it is
-// still creating a replica leaves that replica's store goroutines behind.
-func (c *cluster) settle() {
-	deadline := time.Now().Add(10 * time.Second)
-	for !c.settled() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (c *cluster) settled() bool {
-	var counts []int
-	for _, s := range c.servers {
-		if !s.Running() {
-			continue
-		}
-		info, err := s.Jsz(&server.JSzOptions{})
-		if err != nil {
-			return false
-		}
-		counts = append(counts, info.Streams, info.Consumers)
-	}
-	for i := 2; i < len(counts); i++ {
-		if counts[i] != counts[i%2] {
-			return false
-		}
-	}
-	return true
-}
-
-// start starts server i (again) on its options: same ports, same store.
-func (c *cluster) start(i int) {
-	c.t.Helper()
-	s, err := server.NewServer(c.opts[i].Clone())
-	if err != nil {
-		c.t.Fatalf("nats server %d: %v", i+1, err)
-	}
-	go s.Start()
-	c.servers[i] = s
-	c.t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-}
-
-func (c *cluster) ready(i int) {
-	c.t.Helper()
-	if !c.servers[i].ReadyForConnections(30 * time.Second) {
-		c.t.Fatalf("nats server %d not ready", i+1)
-	}
-}
-
-// stop shuts server i down.
-func (c *cluster) stop(i int) {
-	c.servers[i].Shutdown()
-	c.servers[i].WaitForShutdown()
-}
-
-// leader returns the index of the server leading stream.
-func (c *cluster) leader(stream string) int {
-	c.t.Helper()
-	l := -1
-	eventually(c.t, "a leader for "+stream, func() bool {
-		for i, s := range c.servers {
-			if s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
-				l = i
-				return true
-			}
-		}
-		return false
-	})
-	return l
-}
-
-// follower returns the index of a server that replicates stream but does
-// not lead it.
-func (c *cluster) follower(stream string) int {
-	return (c.leader(stream) + 1) % len(c.servers)
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// ensureReplicated ensures the topology on a cluster that may still be
-// electing its meta leader, retrying as the gateway and the worker do, and
-// returns the bucket and how many attempts failed first.
-func ensureReplicated(t *testing.T, js jetstream.JetStream, top wire.Topology) (jetstream.KeyValue, int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for failed := 0; ; failed++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		kv, err := wire.Ensure(ctx, js, top)
-		cancel()
-		if err == nil {
-			return kv, failed
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ensure on the cluster: %v", err)
-		}
-		t.Logf("ensure on the cluster (attempt %d): %v", failed+1, err)
-		time.Sleep(250 * time.Millisecond)
-	}
-}
 
 // TestClusterStatusReadAfterWrite reads every message's status right after
 // its 202 through a gateway connected to a follower of the status bucket's
@@ -188,15 +23,15 @@ func ensureReplicated(t *testing.T, js jetstream.JetStream, top wire.Topology) (
 // must never be 404.
 func TestClusterStatusReadAfterWrite(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t)
+	c := testsvc.StartCluster(t)
 	top := testsvc.Topology(t)
 	top.Replicas = 3
-	kv, failed := ensureReplicated(t, jsOn(t, c.servers[0]), top)
+	kv, failed := testsvc.EnsureReplicated(t, testsvc.JetStream(t, c.Servers[0]), top)
 	t.Logf("cluster: ensure succeeded after %d failed attempts", failed)
 	if got := kvReplicas(t, kv); got != 3 {
 		t.Fatalf("bucket has %d replicas, want 3", got)
 	}
-	f := c.servers[c.follower("KV_"+top.StatusBucket)]
+	f := c.Servers[c.Follower("KV_"+top.StatusBucket)]
 	h := setupOn(t, f, testsvc.Connect(t, f), func(c *Config) { c.Topology = top })
 	<-h.srv.Ready()
 
@@ -225,55 +60,6 @@ func TestClusterStatusReadAfterWrite(t *testing.T) {
 	}
 }
 
-// TestClusterLeaderGet checks the leader read on a replicated bucket: a
-// record, a key never written, and a deleted key.
-func TestClusterLeaderGet(t *testing.T) {
-	t.Parallel()
-	c := startCluster(t)
-	top := testsvc.Topology(t)
-	top.Replicas = 3
-	kv, _ := ensureReplicated(t, jsOn(t, c.servers[0]), top)
-	h := setupOn(t, c.servers[1], testsvc.Connect(t, c.servers[1]), func(c *Config) { c.Topology = top })
-	<-h.srv.Ready()
-	ctx := context.Background()
-	store := statusstore.NewKV(kv)
-	present, deleted := uuid.NewString(), uuid.NewString()
-	for _, id := range []string{present, deleted} {
-		if err := store.Create(ctx, statusstore.Record{MessageID: id, Status: statusstore.Accepted}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := store.Delete(ctx, deleted); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name     string
-		id       string
-		notFound bool
-	}{
-		{"record", present, false},
-		{"never written", uuid.NewString(), true},
-		{"deleted", deleted, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec, err := h.srv.leaderGet(ctx, tt.id)
-			if tt.notFound {
-				if !errors.Is(err, statusstore.ErrNotFound) {
-					t.Fatalf("leaderGet: %v, want ErrNotFound", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec.MessageID != tt.id || rec.Status != statusstore.Accepted {
-				t.Fatalf("leaderGet: %+v", rec)
-			}
-		})
-	}
-}
-
 // TestClusterReplicatedConsumerAndCAS checks the two other replicated
 // pieces: the workers' durable consumer is created R3 from its one
 // configuration, and a compare-and-swap update of a record on an R3 bucket
@@ -286,11 +72,11 @@ func TestClusterLeaderGet(t *testing.T) {
 // attempts within the milliseconds of one commit.
 func TestClusterReplicatedConsumerAndCAS(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t)
+	c := testsvc.StartCluster(t)
 	top := testsvc.Topology(t)
 	top.Replicas = 3
-	js := jsOn(t, c.servers[2])
-	ensureReplicated(t, js, top)
+	js := testsvc.JetStream(t, c.Servers[2])
+	testsvc.EnsureReplicated(t, js, top)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -300,14 +86,14 @@ func TestClusterReplicatedConsumerAndCAS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("R3 consumer: %v", err)
 	}
-	eventually(t, "consumer replicas", func() bool {
+	testsvc.Eventually(t, 20*time.Second, "consumer replicas", func() bool {
 		info, err := cons.Info(ctx)
 		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && len(info.Cluster.Replicas) == 2
 	})
 
 	// The store talks to the bucket leader's server, whose own replica
 	// answers its direct gets, so its reads see every acknowledged write.
-	onLeader, err := jsOn(t, c.servers[c.leader("KV_"+top.StatusBucket)]).KeyValue(ctx, top.StatusBucket)
+	onLeader, err := testsvc.JetStream(t, c.Servers[c.Leader("KV_"+top.StatusBucket)]).KeyValue(ctx, top.StatusBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,15 +141,6 @@ func freshGet(ctx context.Context, js jetstream.JetStream, top wire.Topology, id
 	return statusstore.NewKV(kv).Get(ctx, id)
 }
 
-func jsOn(t *testing.T, s *server.Server) jetstream.JetStream {
-	t.Helper()
-	js, err := jetstream.New(testsvc.Connect(t, s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
-
 func kvReplicas(t *testing.T, kv jetstream.KeyValue) int {
 	t.Helper()
 	st, err := kv.Status(context.Background())
@@ -379,18 +156,18 @@ func kvReplicas(t *testing.T, kv jetstream.KeyValue) int {
 // bucket and the consumer to three replicas.
 func TestClusterReplicasRaised(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t)
+	c := testsvc.StartCluster(t)
 	top := testsvc.Topology(t)
-	js := jsOn(t, c.servers[0])
+	js := testsvc.JetStream(t, c.Servers[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ensureReplicated(t, js, top)
+	testsvc.EnsureReplicated(t, js, top)
 	opts := wire.ConsumerOptions{Durable: "workers", AckWait: 30 * time.Second, MaxAckPending: 1000}
 	if _, err := js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(opts)); err != nil {
 		t.Fatalf("R1 consumer: %v", err)
 	}
 	top.Replicas = 3
-	kv, _ := ensureReplicated(t, js, top)
+	kv, _ := testsvc.EnsureReplicated(t, js, top)
 	if got := kvReplicas(t, kv); got != 3 {
 		t.Errorf("bucket has %d replicas after the update, want 3", got)
 	}
@@ -399,7 +176,7 @@ func TestClusterReplicasRaised(t *testing.T) {
 	// peers are in place; the worker's start is retried the same way.
 	var cons jetstream.Consumer
 	refused := 0
-	eventually(t, "the consumer at R3", func() bool {
+	testsvc.Eventually(t, 20*time.Second, "the consumer at R3", func() bool {
 		var err error
 		cons, err = js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(opts))
 		if err != nil {
@@ -426,19 +203,11 @@ func TestClusterReplicasRaised(t *testing.T) {
 // TestStatusStaleKVRecord covers a KV record that a worker could not move
 // on (its writes failed while the bucket's stream elected a leader) although
 // message_status has the message completed: once the KV record has not
-// changed for kvStaleAfter, the read answers PostgreSQL's record.
+// changed for statusstore.StaleAfter, the read answers PostgreSQL's record.
 func TestStatusStaleKVRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testsvc.Postgres(t)
-	if err := migrations.Up(ctx, db, migrations.Platform, migrations.PlatformTable); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := testsvc.MigratedPool(t)
 	pg := statusstore.NewPostgres(pool)
 	h := setup(t, func(c *Config) { c.StatusFallback, c.Database = pg, pool })
 	now := time.Now().UTC().Truncate(time.Microsecond)

@@ -81,7 +81,7 @@ func TestNATSOutage(t *testing.T) {
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	eventually(t, "disconnect", func() bool { return !nc.IsConnected() })
+	testsvc.Eventually(t, 20*time.Second, "disconnect", func() bool { return !nc.IsConnected() })
 	for _, path := range []string{"/ingest/message", "/ingest/batch"} {
 		res := h.post(path, "{}\n")
 		if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" || errorCode(t, res.body) != codeUnavailable {
@@ -97,12 +97,12 @@ func TestNATSOutage(t *testing.T) {
 
 	testsvc.NATSWithDir(t, dir, port)
 	var after acceptedResponse
-	eventually(t, "a POST accepted after the restart", func() bool {
+	testsvc.Eventually(t, 20*time.Second, "a POST accepted after the restart", func() bool {
 		res := h.post("/ingest/message", `{"n":2}`)
 		after = decode[acceptedResponse](t, res.body)
 		return res.status == http.StatusAccepted
 	})
-	eventually(t, "health after the restart", func() bool { return h.get("/health").status == http.StatusOK })
+	testsvc.Eventually(t, 20*time.Second, "health after the restart", func() bool { return h.get("/health").status == http.StatusOK })
 	if rec := h.record(before.MessageID); rec.Status != "accepted" {
 		t.Fatalf("record from before the outage: %+v", rec)
 	}
@@ -144,7 +144,7 @@ func TestStartBeforeNATS(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("stream and bucket never ensured")
 	}
-	eventually(t, "a POST accepted", func() bool { return h.post("/ingest/message", `{}`).status == http.StatusAccepted })
+	testsvc.Eventually(t, 20*time.Second, "a POST accepted", func() bool { return h.post("/ingest/message", `{}`).status == http.StatusAccepted })
 	if res := h.get("/health"); res.status != http.StatusOK {
 		t.Fatalf("health after NATS: %d %s", res.status, res.body)
 	}

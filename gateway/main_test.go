@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,7 +49,7 @@ func setupOn(t *testing.T, ns *server.Server, nc *nats.Conn, opts ...func(*Confi
 	cfg := Config{
 		Topology:       testsvc.Topology(t),
 		Addr:           "127.0.0.1:0",
-		Logger:         testLogger(t),
+		Logger:         testsvc.Logger(t),
 		Version:        "test",
 		PublishTimeout: 2 * time.Second,
 	}
@@ -78,18 +77,6 @@ func setupOn(t *testing.T, ns *server.Server, nc *nats.Conn, opts ...func(*Confi
 		t.Fatal(err)
 	}
 	return &harness{t: t, srv: srv, base: "http://" + srv.Addr().String(), ns: ns, nc: nc, js: js, top: cfg.Topology, client: client}
-}
-
-// testLogger routes the gateway's logs to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // response is an answer read in full.
@@ -208,18 +195,6 @@ func (h *harness) streamIDs() []string {
 		ids = append(ids, m.Header.Get(wire.HeaderMsgID))
 	}
 	return ids
-}
-
-// eventually retries check until it returns true or 20 seconds pass.
-func eventually(t testing.TB, what string, check func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func ndjson(lines ...string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nomnom-io/nomnom/internal/testsvc"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
@@ -240,7 +241,7 @@ func TestAcceptedNeverOverwritesWorker(t *testing.T) {
 		wg.Wait()
 		close(ids)
 		for id := range ids {
-			eventually(t, "worker completes "+id, func() bool {
+			testsvc.Eventually(t, 20*time.Second, "worker completes "+id, func() bool {
 				rec, err := store.Get(ctx, id)
 				return err == nil && rec.Status == statusstore.Completed
 			})

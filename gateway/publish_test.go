@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/internal/testsvc"
 )
 
 // When JetStream does not acknowledge an envelope (the stream is gone)
@@ -76,7 +78,7 @@ func TestUnacknowledgedPublishTakesBackRecords(t *testing.T) {
 			}
 		}
 		// The failed publish had the stream ensured again.
-		eventually(t, "a message accepted again", func() bool {
+		testsvc.Eventually(t, 20*time.Second, "a message accepted again", func() bool {
 			return h.post("/ingest/message", `{"n":4}`).status == http.StatusAccepted
 		})
 	}

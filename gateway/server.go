@@ -38,6 +38,7 @@ type Server struct {
 	limiter *limiter
 	handler http.Handler
 	http    *http.Server
+	reader  *statusstore.Reader
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -85,6 +86,14 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
+	s.reader = statusstore.NewReader(statusstore.ReaderConfig{
+		Conn:     nc,
+		Bucket:   cfg.Topology.StatusBucket,
+		Replicas: cfg.Topology.Replicas,
+		Fallback: cfg.StatusFallback,
+		Timeout:  cfg.PublishTimeout,
+		Logger:   cfg.Logger,
+	})
 	s.handler = s.routes()
 	s.http = &http.Server{
 		Handler:           s.handler,

@@ -48,7 +48,7 @@ func TestStatusWaitReturnsOnCompletion(t *testing.T) {
 		}
 		done <- decode[statusstore.Record](t, res.body)
 	}()
-	eventually(t, "the wait to be in flight", func() bool { return h.inFlight() == 1 })
+	testsvc.Eventually(t, 20*time.Second, "the wait to be in flight", func() bool { return h.inFlight() == 1 })
 	complete(t, h.store(), id)
 	rec := <-done
 	if rec.Status != statusstore.Completed || rec.Entities["orders"] != 1 || rec.CompletedAt == nil {
@@ -128,7 +128,7 @@ func TestStopReleasesWaiters(t *testing.T) {
 	id := h.accepted(`{}`).MessageID
 	done := make(chan response, 1)
 	go func() { done <- h.get("/ingest/status/" + id + "?wait=1m") }()
-	eventually(t, "the wait to be in flight", func() bool { return h.inFlight() == 1 })
+	testsvc.Eventually(t, 20*time.Second, "the wait to be in flight", func() bool { return h.inFlight() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.srv.Stop(ctx); err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
-	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
@@ -44,16 +43,7 @@ func newKVStore(t *testing.T) *KV {
 // newPool returns a pool on a fresh, migrated database.
 func newPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	ctx := context.Background()
-	url := testsvc.Postgres(t)
-	if err := migrations.Up(ctx, url, migrations.Platform, migrations.PlatformTable); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := testsvc.MigratedPool(t)
 	return pool
 }
 

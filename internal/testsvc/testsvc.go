@@ -14,9 +14,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
@@ -124,4 +126,23 @@ func dropDatabase(t testing.TB, admin, name string) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
 		t.Logf("drop database %s: %v", name, err)
 	}
+}
+
+// MigratedPool creates a database of the test's own (see Postgres), applies
+// the platform migrations to it and returns a pool on it, closed when the
+// test ends, with the database's URL.
+func MigratedPool(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url := Postgres(t)
+	if err := migrations.Up(ctx, url, migrations.Platform, migrations.PlatformTable); err != nil {
+		t.Fatalf("migrate %s: %v", url, err)
+	}
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, url
 }

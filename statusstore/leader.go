@@ -1,4 +1,4 @@
-package gateway
+package statusstore
 
 import (
 	"context"
@@ -7,11 +7,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/nomnom-io/nomnom/statusstore"
 )
 
-// Why status reads fall back to the stream leader.
+// Why Reader falls back to the stream leader.
 //
 // The status bucket's stream has AllowDirect set (nats.go sets it on every
 // bucket it creates), so KeyValue.Get is a DIRECT.GET that any replica of
@@ -23,27 +21,26 @@ import (
 // since nats.go also turns it into a direct get when the stream allows
 // direct gets. A STREAM.MSG.GET API request, by contrast, is answered by the
 // stream leader only, which has every acknowledged write. It costs a round
-// trip through the meta layer, so the gateway issues it only on a miss,
-// before trusting the miss.
+// trip through the meta layer, so a Reader issues it only on a miss, before
+// trusting the miss.
 
 // jsErrMessageNotFound is the JetStream API error code for "no message".
 const jsErrMessageNotFound = 10037
 
 // leaderGet reads a message's status record through the leader of the
 // bucket's stream, with a non-direct STREAM.MSG.GET for the last message on
-// the key's subject. It returns an error wrapping statusstore.ErrNotFound
+// the key's subject. It returns an error wrapping ErrNotFound
 // when the key has no value (never written, deleted, purged or expired).
-func (s *Server) leaderGet(ctx context.Context, id string) (statusstore.Record, error) {
-	bucket := s.cfg.Topology.StatusBucket
+func leaderGet(ctx context.Context, nc *nats.Conn, bucket, id string) (Record, error) {
 	req, err := json.Marshal(struct {
 		LastFor string `json:"last_by_subj"`
 	}{"$KV." + bucket + "." + id})
 	if err != nil {
-		return statusstore.Record{}, err
+		return Record{}, err
 	}
-	msg, err := s.nc.RequestWithContext(ctx, jetstream.DefaultAPIPrefix+"STREAM.MSG.GET.KV_"+bucket, req)
+	msg, err := nc.RequestWithContext(ctx, jetstream.DefaultAPIPrefix+"STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
-		return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: %w", id, err)
+		return Record{}, fmt.Errorf("statusstore: leader get %s: %w", id, err)
 	}
 	return decodeMsgGet(id, msg.Data)
 }
@@ -62,31 +59,31 @@ type msgGetResponse struct {
 }
 
 // decodeMsgGet turns a STREAM.MSG.GET answer into the record it holds.
-func decodeMsgGet(id string, data []byte) (statusstore.Record, error) {
+func decodeMsgGet(id string, data []byte) (Record, error) {
 	var res msgGetResponse
 	if err := json.Unmarshal(data, &res); err != nil {
-		return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: %w", id, err)
+		return Record{}, fmt.Errorf("statusstore: leader get %s: %w", id, err)
 	}
 	switch {
 	case res.Error != nil && res.Error.ErrCode == jsErrMessageNotFound:
-		return statusstore.Record{}, fmt.Errorf("%w: %s", statusstore.ErrNotFound, id)
+		return Record{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	case res.Error != nil:
-		return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: %s (%d)", id, res.Error.Description, res.Error.ErrCode)
+		return Record{}, fmt.Errorf("statusstore: leader get %s: %s (%d)", id, res.Error.Description, res.Error.ErrCode)
 	case res.Message == nil:
-		return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: empty answer", id)
+		return Record{}, fmt.Errorf("statusstore: leader get %s: empty answer", id)
 	}
 	if len(res.Message.Header) > 0 {
 		h, err := nats.DecodeHeadersMsg(res.Message.Header)
 		if err != nil {
-			return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: headers: %w", id, err)
+			return Record{}, fmt.Errorf("statusstore: leader get %s: headers: %w", id, err)
 		}
 		if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
-			return statusstore.Record{}, fmt.Errorf("%w: %s", statusstore.ErrNotFound, id)
+			return Record{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 	}
-	var r statusstore.Record
+	var r Record
 	if err := json.Unmarshal(res.Message.Data, &r); err != nil {
-		return statusstore.Record{}, fmt.Errorf("statusstore: leader get %s: decode: %w", id, err)
+		return Record{}, fmt.Errorf("statusstore: leader get %s: decode: %w", id, err)
 	}
 	return r, nil
 }
