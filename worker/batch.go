@@ -409,7 +409,7 @@ func (w *Worker) handle(ctx context.Context, tx pgx.Tx, decided []item, todo []i
 	for j, i := range todo {
 		envs[j] = decided[i].env
 	}
-	results, err := w.callHandler(ctx, tx, envs)
+	results, err := w.handler.Handle(ctx, tx, envs)
 	if err != nil {
 		return err
 	}
@@ -433,15 +433,4 @@ func (w *Worker) handle(ctx context.Context, tx pgx.Tx, decided []item, todo []i
 		}
 	}
 	return nil
-}
-
-// callHandler runs the handler, turning a panic into an error so that the
-// batch is split and the message that causes it is failed.
-func (w *Worker) callHandler(ctx context.Context, tx pgx.Tx, envs []*wire.Envelope) (results []Result, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panicked: %v", p)
-		}
-	}()
-	return w.handler.Handle(ctx, tx, envs)
 }

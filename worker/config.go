@@ -82,6 +82,9 @@ type Config struct {
 	// transient error), as between two workers. MaxAckPending should
 	// allow Concurrency+2 batches per worker.
 	Concurrency int
+	// Middleware wraps the handler, the first outermost (see Middleware);
+	// the runtime's Recoverer is always outside them all.
+	Middleware []Middleware
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string

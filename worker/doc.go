@@ -61,6 +61,20 @@
 // returns; when its context ends first the batch is abandoned unacknowledged
 // and JetStream redelivers it after AckWait.
 //
+// # Middleware
+//
+// Config.Middleware wraps the handler, Watermill's way: a Middleware is a
+// func(Handler) Handler, the first of the list outermost, called around
+// every handler call inside the batch's transaction (the halves of a batch
+// being split included). The runtime always puts Recoverer outside them
+// all: a panic becomes a permanent batch-level error naming the panic, its
+// stack is logged, the batch is split until the message that panics is
+// alone, and that message fails and is dead-lettered with the panic as its
+// reason while the others are written; the worker keeps running. The
+// worker's logs and metrics (batches, outcomes, latency) measure the whole
+// batch, commit and acknowledgements included, so they stay in the runtime
+// rather than in a middleware around the handler.
+//
 // # Dead letters
 //
 // A failed message is copied to <prefix>.dlq.<entity> on the DLQ stream with

@@ -71,7 +71,8 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 	}
 	work, cancel := context.WithCancel(context.Background())
 	w := &Worker{
-		cfg: cfg, nc: nc, pool: pool, handler: h, log: cfg.Logger, js: js,
+		cfg: cfg, nc: nc, pool: pool, log: cfg.Logger, js: js,
+		handler:  Chain(h, append([]Middleware{Recoverer(cfg.Logger)}, cfg.Middleware...)...),
 		metrics:  newMetrics(cfg.Registry),
 		loopDone: make(chan struct{}),
 		work:     work,
