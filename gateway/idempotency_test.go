@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
-	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/statusstore"
 )
 
@@ -101,15 +99,7 @@ func TestIdempotencyKeyConcurrentRepeats(t *testing.T) {
 func TestIdempotencyKeyAfterWindow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testsvc.Postgres(t)
-	if err := migrations.Up(ctx, db, migrations.Platform, migrations.PlatformTable); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := testsvc.MigratedPool(t)
 	pg := statusstore.NewPostgres(pool)
 	const window = 200 * time.Millisecond
 	h := setup(t, func(c *Config) {

@@ -8,11 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
-	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/statusstore"
 )
 
@@ -82,15 +80,7 @@ func TestStatusIDIsNormalized(t *testing.T) {
 func TestStatusFallsBackToPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testsvc.Postgres(t)
-	if err := migrations.Up(ctx, db, migrations.Platform, migrations.PlatformTable); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, _ := testsvc.MigratedPool(t)
 	pg := statusstore.NewPostgres(pool)
 	h := setup(t, func(c *Config) {
 		c.StatusFallback = pg

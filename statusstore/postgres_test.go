@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nomnom-io/nomnom/internal/testsvc"
 )
 
 // inTx runs fn in a transaction of its own and commits it.
@@ -114,17 +116,13 @@ func claimAndCommit(ctx context.Context, pool *pgxpool.Pool, r Record) (map[stri
 func waitForLockWaiter(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	const q = `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`
-	for range 1000 {
+	testsvc.Eventually(t, 30*time.Second, "the second claim to wait for the first", func() bool {
 		var n int
 		if err := pool.QueryRow(context.Background(), q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the second claim never waited for the first")
+		return n > 0
+	})
 }
 
 func TestUpsertBatchNeverRegresses(t *testing.T) {

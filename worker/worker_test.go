@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/nomnom-io/nomnom/dlq"
 	"github.com/nomnom-io/nomnom/internal/testsvc"
-	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
@@ -120,17 +120,11 @@ func setup(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	srv := testsvc.NATS(t)
-	f := &fixture{t: t, nc: testsvc.Connect(t, srv), top: testsvc.Topology(t), dbURL: testsvc.Postgres(t)}
-	if err := migrations.Up(ctx, f.dbURL, migrations.Platform, migrations.PlatformTable); err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, f.dbURL)
+	f := &fixture{t: t, nc: testsvc.Connect(t, srv), top: testsvc.Topology(t)}
+	f.pool, f.dbURL = testsvc.MigratedPool(t)
+	pool := f.pool
+	_, err := pool.Exec(ctx, `CREATE TABLE items (message_id uuid PRIMARY KEY, n integer NOT NULL CHECK (n >= 0))`)
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	f.pool = pool
-	if _, err := pool.Exec(ctx, `CREATE TABLE items (message_id uuid PRIMARY KEY, n integer NOT NULL CHECK (n >= 0))`); err != nil {
 		t.Fatal(err)
 	}
 	if f.js, err = jetstream.New(f.nc); err != nil {
@@ -153,7 +147,7 @@ func (f *fixture) config() Config {
 		MaxAttempts: 3,
 		Backoff:     []time.Duration{50 * time.Millisecond},
 		AckWait:     time.Second,
-		Logger:      testLogger(f.t),
+		Logger:      testsvc.Logger(f.t),
 	}
 }
 
@@ -203,17 +197,18 @@ func (f *fixture) publish(body any) string {
 // waitTerminal polls the KV record until it is terminal.
 func (f *fixture) waitTerminal(id string) statusstore.Record {
 	f.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r, err := f.kv.Get(context.Background(), id)
-		if err == nil && r.Status.Terminal() {
-			return r
+	var r statusstore.Record
+	testsvc.Eventually(f.t, 30*time.Second, "message "+id+" terminal in KV", func() error {
+		var err error
+		if r, err = f.kv.Get(context.Background(), id); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("message %s: not terminal in time (record %+v, err %v)", id, r, err)
+		if !r.Status.Terminal() {
+			return fmt.Errorf("record %+v", r)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return r
 }
 
 func (f *fixture) rows(id string) int {
@@ -416,8 +411,7 @@ func TestCrashBetweenCommitAndAck(t *testing.T) {
 // waitAcked waits until the consumer has nothing pending or unacknowledged.
 func waitAcked(t *testing.T, f *fixture) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testsvc.Eventually(t, 30*time.Second, "every message acknowledged", func() error {
 		c, err := f.js.Consumer(context.Background(), f.top.Stream, DefaultConsumer)
 		if err != nil {
 			t.Fatal(err)
@@ -426,14 +420,11 @@ func waitAcked(t *testing.T, f *fixture) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
-			return
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("consumer still has %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer still has %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestRedriveCompletesAfterFix(t *testing.T) {

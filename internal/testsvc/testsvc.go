@@ -1,6 +1,9 @@
 // Package testsvc starts the real services that nomnom's tests talk to: an
-// embedded nats-server with JetStream per test, and a PostgreSQL database of
-// its own per test on the machine's server. It never fakes either.
+// embedded nats-server with JetStream per test (or a three-server cluster,
+// StartCluster), and a PostgreSQL database of its own per test on the
+// machine's server, migrated when asked (MigratedPool). It never fakes
+// either. It also holds the helpers every package's tests share: Eventually
+// instead of sleep loops, and Logger, which routes slog to the test's log.
 package testsvc
 
 import (

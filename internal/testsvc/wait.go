@@ -5,12 +5,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nomnom-io/nomnom/internal/backoff"
 )
 
-// pollInterval is how often Eventually checks again.
-const pollInterval = 20 * time.Millisecond
+// poll spaces Eventually's checks: at once, then soon, then no more than
+// four times a second, so a long wait does not load the machine.
+var poll = backoff.Policy{Initial: 10 * time.Millisecond, Max: 250 * time.Millisecond}
 
-// Eventually calls check every few milliseconds until it reports success
+// Eventually calls check, more and more seldom, until it reports success
 // (true, or a nil error) and fails the test when timeout passes first,
 // naming what it waited for and, for an error check, the last error. It
 // replaces the sleep loops of tests: the machine may be slow, so timeouts
@@ -19,6 +22,7 @@ const pollInterval = 20 * time.Millisecond
 func Eventually[C func() bool | func() error](t testing.TB, timeout time.Duration, what string, check C) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	wait := backoff.New(poll)
 	for {
 		err := run(check)
 		if err == nil {
@@ -27,7 +31,7 @@ func Eventually[C func() bool | func() error](t testing.TB, timeout time.Duratio
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 		}
-		time.Sleep(pollInterval)
+		time.Sleep(wait.Next())
 	}
 }
 
