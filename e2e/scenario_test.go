@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nomnom-io/nomnom/internal/testsvc"
 )
 
 // completionDeadline bounds every wait for messages to settle. It is
@@ -151,13 +153,7 @@ func (b *background) sentSoFar() []string {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, deadline time.Duration, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("gave up waiting %s for %s", deadline, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	testsvc.Eventually(t, deadline, what, cond)
 }
 
 // TestExampleData posts the example orders one by one and as NDJSON
