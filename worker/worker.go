@@ -134,7 +134,9 @@ func (w *Worker) start(ctx context.Context) error {
 // call does the work, the others wait for it and return its result.
 func (w *Worker) Stop(ctx context.Context) error {
 	err := w.life.Stop(ctx, w.stop)
-	w.hardStop() // a worker that never started has nothing else to stop
+	// Cancels the work of a worker that never started, and the batch in
+	// hand when this caller's ctx ended before the stop finished.
+	w.hardStop()
 	w.log.Info("worker stopped", "hard", err != nil)
 	return err
 }
