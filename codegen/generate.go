@@ -53,6 +53,8 @@ var templateFS embed.FS
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	// oneLine keeps a description inside its Go comment line.
 	"oneLine": func(s string) string { return strings.Join(strings.Fields(s), " ") },
+	"join":    strings.Join,
+	"inc":     func(i int) int { return i + 1 },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Generate renders a validated model into files, keyed by their path under

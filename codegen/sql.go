@@ -5,44 +5,21 @@ import (
 	"strings"
 )
 
-// upsert is the statement writing a batch of rows of e: one text[]
-// parameter per column, unnested, cast to the column types. A conflict on
-// the unicity key updates the row only when a value differs, so a replayed
-// message leaves rows as they were; with onConflict: ignore it does nothing.
-func upsert(e *ventity) (string, []int) {
-	var cols, params, casts, unicity, sets, old, neu []string
-	var idx []int
-	isKey := map[string]bool{}
-	for _, u := range e.Persistence.Unicity {
-		isKey[u] = true
+// upsert is the statement writing a batch of rows of e (template
+// upsert.sql.tmpl): one text[] parameter per column, unnested, cast to the
+// column types. A conflict on the unicity key updates the row only when a
+// value differs, so a replayed message leaves rows as they were; with
+// onConflict: ignore it does nothing.
+func upsert(e *ventity) string {
+	var b strings.Builder
+	if err := templates.ExecuteTemplate(&b, "upsert", e); err != nil {
+		panic("codegen: upsert template: " + err.Error())
 	}
-	for i, f := range e.Fields {
-		cols = append(cols, f.Name)
-		params = append(params, fmt.Sprintf("$%d::text[]", i+1))
-		casts = append(casts, fmt.Sprintf("u.%s::%s", f.Name, f.castType()))
-		if !isKey[f.Name] {
-			sets = append(sets, fmt.Sprintf("%s = EXCLUDED.%s", f.Name, f.Name))
-			old = append(old, "t."+f.Name)
-			neu = append(neu, "EXCLUDED."+f.Name)
-		}
-	}
-	for _, u := range e.Persistence.Unicity {
-		unicity = append(unicity, u)
-		for i, f := range e.Fields {
-			if f.Name == u {
-				idx = append(idx, i)
-			}
-		}
-	}
-	list := strings.Join(cols, ", ")
-	sql := fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM unnest(%s) AS u(%s) ON CONFLICT (%s) ",
-		e.Table, list, strings.Join(casts, ", "), strings.Join(params, ", "), list, strings.Join(unicity, ", "))
-	if e.Persistence.OnConflict == "ignore" || len(sets) == 0 {
-		return sql + "DO NOTHING", idx
-	}
-	return sql + fmt.Sprintf("DO UPDATE SET %s WHERE (%s) IS DISTINCT FROM (%s)",
-		strings.Join(sets, ", "), strings.Join(old, ", "), strings.Join(neu, ", ")), idx
+	return b.String()
 }
+
+// CastType is the type the text of the column is cast to in the upsert.
+func (f *vfield) CastType() string { return f.castType() }
 
 func quoteSQL(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 

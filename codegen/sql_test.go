@@ -44,7 +44,7 @@ func TestGeneratedSQL(t *testing.T) {
 			}
 			v := newView(m, c.opts)
 			for _, e := range v.Tables {
-				tab := &rt.Table{Name: e.Table, SQL: e.Upsert, Columns: len(e.Fields), Unicity: e.Unicity}
+				tab := &rt.Table{Name: e.Table, SQL: e.Upsert, Columns: e.Columns(), Unicity: e.Persistence.Unicity}
 				for range 2 {
 					b := rt.NewBatch([]*rt.Table{tab})
 					b.Add(0, sampleRow(e))

@@ -2,8 +2,8 @@ package codegen
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,35 +33,60 @@ type view struct {
 type ventity struct {
 	*Entity
 	Ancestors []*ventity // nearest first
-	Children  []*ventity
+	Children  []vchild
 	Fields    []*vfield
 	Persisted bool
 	Table     string
-	TableIdx  int
 	Required  []string // paths a root's body always carries
 	Upsert    string
-	Unicity   []int
 	DDL       string
 	Item      string // item name when repeated
+}
+
+// vchild is an entity derived from the one being decoded.
+type vchild struct {
+	*ventity
+	// Key is the key of the array a repeated child is read from, in the
+	// parent's object; empty for a parent singleton.
+	Key string
 }
 
 type vfield struct {
 	*Field
 	GoName string
 	GoType string
-	Decode string // statement setting r.<GoName>
-	Text   string // expression of the column text
+	Conv   string // rt converter of one scalar value
+	Format string // rt formatter of one scalar value
+	Rules  string // name of the rt.Rules variable
+	// One of these says where the value comes from; none: Key in the body.
+	CopyFrom string // ancestor field, anc<Entity>.<Field>
+	Const    string // constant variable
+	Fn       string // transform function, reading Inputs with Args
+	Args     string
+	Inputs   []string
+	Key      string // key read in the entity's object; also where errors point
 }
 
+// vrule is one rt.Rules variable; empty and nil fields are no rule.
 type vrule struct {
-	Var  string
-	Body string
+	Var       string
+	MinLength int
+	MaxLength *int
+	Pattern   string
+	Enum      []string
+	Min, Max  string // plain decimal bounds
+	Precision *int
+	Scale     *int
+	Default   string // JSON literal
 }
 
 type vargs struct {
-	Var  string
-	Body string
+	Var   string
+	Const string     // JSON literal of a constant
+	Args  []keyValue // transform args
 }
+
+type keyValue struct{ Key, Value string }
 
 // TablesReversed lists the tables children first, for dropping them.
 func (v *view) TablesReversed() []*ventity {
@@ -72,27 +97,25 @@ func (v *view) TablesReversed() []*ventity {
 	return out
 }
 
-// Params is the decode function's ancestor parameters.
-func (e *ventity) Params() string {
-	var b strings.Builder
-	for _, a := range e.Ancestors {
-		fmt.Fprintf(&b, ", anc%s *%s", a.Name, a.Name)
+// Columns names the columns of e's table, in field order.
+func (e *ventity) Columns() []string {
+	cols := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		cols[i] = f.Name
 	}
-	return b.String()
+	return cols
 }
 
-// ChildCall is the statement that decodes child c from within e's decoder.
-func (e *ventity) ChildCall(c *ventity) string {
-	args := "&r"
-	for _, a := range e.Ancestors {
-		args += ", anc" + a.Name
+// Updated lists the columns a conflict updates: those outside the
+// unicity key.
+func (e *ventity) Updated() []string {
+	var cols []string
+	for _, f := range e.Fields {
+		if !slices.Contains(e.Persistence.Unicity, f.Name) {
+			cols = append(cols, f.Name)
+		}
 	}
-	if rf := c.Derivation.RepeatedFor; rf != nil {
-		key := e.key(rf.Field)
-		return fmt.Sprintf("{\nv, ok := rt.Lookup(obj, %q)\nfor i, item := range rt.Items(e, v, ok, rt.At(base, %q)) {\ndecode%s(e, item, rt.ItemBase(base, %q, i), rows, %s)\n}\n}",
-			key, key, c.Name, key, args)
-	}
-	return fmt.Sprintf("decode%s(e, obj, base, rows, %s)", c.Name, args)
+	return cols
 }
 
 // key turns a source path into a key of the object e is read from: in a
@@ -131,7 +154,11 @@ func newView(m *Model, opts Options) *view {
 			ve.Ancestors = append(ve.Ancestors, byName[a.Name])
 		}
 		if p := byName[ve.Derivation.From()]; p != nil {
-			p.Children = append(p.Children, ve)
+			c := vchild{ventity: ve}
+			if rf := ve.Derivation.RepeatedFor; rf != nil {
+				c.Key = p.key(rf.Field)
+			}
+			p.Children = append(p.Children, c)
 		}
 		if ve.Type == "root" {
 			v.Roots = append(v.Roots, ve)
@@ -142,7 +169,6 @@ func newView(m *Model, opts Options) *view {
 	sort.SliceStable(ordered, func(i, j int) bool { return len(ordered[i].Ancestors) < len(ordered[j].Ancestors) })
 	for _, ve := range ordered {
 		if ve.Persisted {
-			ve.TableIdx = len(v.Tables)
 			v.Tables = append(v.Tables, ve)
 		}
 	}
@@ -163,7 +189,7 @@ func newView(m *Model, opts Options) *view {
 			}
 		}
 		if ve.Persisted {
-			ve.Upsert, ve.Unicity = upsert(ve)
+			ve.Upsert = upsert(ve)
 			ve.DDL = ddl(ve)
 		}
 	}
@@ -175,7 +201,8 @@ func newView(m *Model, opts Options) *view {
 }
 
 func (v *view) field(e *ventity, f *Field) *vfield {
-	vf := &vfield{Field: f, GoName: goName(f.Name), GoType: f.goType()}
+	sc := f.Type.scalar()
+	vf := &vfield{Field: f, GoName: goName(f.Name), GoType: f.goType(), Conv: sc.conv, Format: sc.format}
 	switch f.Type.Base {
 	case "date", "timestamp":
 		v.NeedTime = true
@@ -184,52 +211,32 @@ func (v *view) field(e *ventity, f *Field) *vfield {
 	case "decimal":
 		v.NeedRT = true
 	}
-	sc := f.Type.scalar()
-	conv, text := sc.conv, "rt.Text"
-	if f.Type.Array {
-		conv, text = "rt.Array("+conv+")", "rt.TextArray"
-	}
-	if f.Constraints.Nullable {
-		text += "Ptr"
-	}
-	vf.Text = fmt.Sprintf("%s(r.%s, %s)", text, vf.GoName, sc.format)
-	rules := v.rules(e, f)
-	read := "rt.Required"
-	if f.Constraints.Nullable {
-		read = "rt.Optional"
-	}
-	set := func(val, found, loc string) string {
-		return fmt.Sprintf("r.%s = %s(e, %s, %s, %s, &%s, %s)", vf.GoName, read, val, found, loc, rules, conv)
-	}
+	vf.Rules = v.rules(e, f)
 	s := f.Source
 	switch {
 	case s.CopyFrom != nil:
-		vf.Decode = fmt.Sprintf("r.%s = anc%s.%s", vf.GoName, s.CopyFrom.Entity, goName(s.CopyFrom.Field))
+		vf.CopyFrom = "anc" + s.CopyFrom.Entity + "." + goName(s.CopyFrom.Field)
 	case s.Constant != nil:
-		name := "const" + e.Name + vf.GoName
-		v.Args = append(v.Args, vargs{Var: name, Body: fmt.Sprintf("rt.MustJSON(%s)", strconv.Quote(jsonLiteral(f, s.Constant)))})
-		vf.Decode = set(name, "true", fmt.Sprintf("rt.At(base, %q)", f.Name))
+		vf.Const = "const" + e.Name + vf.GoName
+		vf.Key = f.Name
+		v.Args = append(v.Args, vargs{Var: vf.Const, Const: jsonLiteral(f, s.Constant)})
 	case s.Transform != nil:
 		t := s.Transform
-		fn := "rt." + goName(t.Name)
+		vf.Fn = "rt." + goName(t.Name)
 		if g := t.GoName(); g != "" {
-			fn = g
+			vf.Fn = g
 		}
-		args := "nil"
+		vf.Args = "nil"
 		if len(t.Args) > 0 {
-			args = fmt.Sprintf("args%s%s", e.Name, vf.GoName)
-			v.Args = append(v.Args, vargs{Var: args, Body: stringMap(t.Args)})
+			vf.Args = "args" + e.Name + vf.GoName
+			v.Args = append(v.Args, vargs{Var: vf.Args, Args: sortedArgs(t.Args)})
 		}
-		keys := make([]string, len(t.Inputs))
-		for i, in := range t.Inputs {
-			keys[i] = strconv.Quote(e.key(in))
+		for _, in := range t.Inputs {
+			vf.Inputs = append(vf.Inputs, e.key(in))
 		}
-		loc := fmt.Sprintf("rt.At(base, %s)", keys[0])
-		vf.Decode = fmt.Sprintf("if v, ok := rt.Apply(e, %s, %s, %s, obj, %s); ok {\n%s\n}", loc, fn, args, strings.Join(keys, ", "), set("v", "v != nil", loc))
+		vf.Key = vf.Inputs[0]
 	default:
-		key := e.key(f.readPath())
-		loc := fmt.Sprintf("rt.At(base, %q)", key)
-		vf.Decode = fmt.Sprintf("{\nv, ok := rt.Lookup(obj, %q)\n%s\n}", key, set("v", "ok", loc))
+		vf.Key = e.key(f.readPath())
 	}
 	return vf
 }
@@ -237,58 +244,40 @@ func (v *view) field(e *ventity, f *Field) *vfield {
 // rules declares the rt.Rules of a field, or names the shared empty one.
 func (v *view) rules(e *ventity, f *Field) string {
 	c := f.Constraints
-	var parts []string
-	if c.MinLength != nil && *c.MinLength > 0 {
-		parts = append(parts, fmt.Sprintf("MinLength: %d", *c.MinLength))
+	r := vrule{Var: "rules" + e.Name + goName(f.Name), MaxLength: c.MaxLength, Pattern: c.Pattern, Enum: c.Enum, Precision: c.Precision}
+	if c.MinLength != nil {
+		r.MinLength = *c.MinLength
 	}
-	if c.MaxLength != nil {
-		parts = append(parts, fmt.Sprintf("MaxLength: %d", *c.MaxLength))
+	if c.Precision != nil {
+		r.Scale = c.Scale
+	}
+	if c.Minimum != nil {
+		r.Min = plainNumber(*c.Minimum)
+	}
+	if c.Maximum != nil {
+		r.Max = plainNumber(*c.Maximum)
+	}
+	if c.Default != nil && c.Default.Tag != "!!null" {
+		r.Default = jsonLiteral(f, c.Default)
 	}
 	if c.Pattern != "" {
 		v.NeedRegexp = true
-		parts = append(parts, fmt.Sprintf("Pattern: regexp.MustCompile(%s)", strconv.Quote(c.Pattern)))
 	}
-	if len(c.Enum) > 0 {
-		q := make([]string, len(c.Enum))
-		for i, s := range c.Enum {
-			q[i] = strconv.Quote(s)
-		}
-		parts = append(parts, fmt.Sprintf("Enum: []string{%s}", strings.Join(q, ", ")))
-	}
-	if c.Minimum != nil {
-		parts = append(parts, fmt.Sprintf("Min: rt.MustRat(%q)", plainNumber(*c.Minimum)))
-	}
-	if c.Maximum != nil {
-		parts = append(parts, fmt.Sprintf("Max: rt.MustRat(%q)", plainNumber(*c.Maximum)))
-	}
-	if c.Precision != nil {
-		parts = append(parts, fmt.Sprintf("Precision: %d", *c.Precision))
-		if c.Scale != nil {
-			parts = append(parts, fmt.Sprintf("Scale: %d", *c.Scale))
-		}
-	}
-	if c.Default != nil && c.Default.Tag != "!!null" {
-		parts = append(parts, fmt.Sprintf("Default: rt.MustJSON(%s)", strconv.Quote(jsonLiteral(f, c.Default))))
-	}
-	if len(parts) == 0 {
+	if r.MinLength == 0 && r.MaxLength == nil && r.Pattern == "" && len(r.Enum) == 0 &&
+		r.Min == "" && r.Max == "" && r.Precision == nil && r.Default == "" {
 		return "noRules"
 	}
-	name := "rules" + e.Name + goName(f.Name)
-	v.Rules = append(v.Rules, vrule{Var: name, Body: strings.Join(parts, ", ")})
-	return name
+	v.Rules = append(v.Rules, r)
+	return r.Var
 }
 
-func stringMap(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func sortedArgs(m map[string]string) []keyValue {
+	out := make([]keyValue, 0, len(m))
+	for k, val := range m {
+		out = append(out, keyValue{k, val})
 	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%q: %q", k, m[k])
-	}
-	return "map[string]string{" + strings.Join(parts, ", ") + "}"
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }
 
 // jsonLiteral is the JSON a body would carry for a checked YAML scalar.

@@ -3,6 +3,7 @@ package rt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -14,25 +15,39 @@ type Table struct {
 	// SQL is the upsert: one text[] parameter per column, in column order,
 	// unnested into rows (INSERT … SELECT … FROM unnest(…) ON CONFLICT …).
 	SQL string
-	// Columns is the number of columns.
-	Columns int
-	// Unicity lists the columns of the unicity key.
-	Unicity []int
+	// Columns names the columns, in the order of the rows' texts.
+	Columns []string
+	// Unicity names the columns of the unicity key.
+	Unicity []string
+}
+
+// unicity is the position of each unicity column in the rows.
+func (t *Table) unicity() []int {
+	idx := make([]int, len(t.Unicity))
+	for i, u := range t.Unicity {
+		idx[i] = slices.Index(t.Columns, u)
+		if idx[i] < 0 {
+			panic("rt: table " + t.Name + " has no unicity column " + u)
+		}
+	}
+	return idx
 }
 
 // Batch gathers the rows of a batch of messages per table, keeping the last
 // row of each unicity key: ON CONFLICT DO UPDATE refuses to touch one row
 // twice in one statement, and the last message is the newest word.
 type Batch struct {
-	tables []*Table
-	rows   [][][]*string
-	index  []map[string]int
+	tables  []*Table
+	unicity [][]int
+	rows    [][][]*string
+	index   []map[string]int
 }
 
 // NewBatch returns an empty batch for tables, listed parents first.
 func NewBatch(tables []*Table) *Batch {
-	b := &Batch{tables: tables, rows: make([][][]*string, len(tables)), index: make([]map[string]int, len(tables))}
-	for i := range tables {
+	b := &Batch{tables: tables, unicity: make([][]int, len(tables)), rows: make([][][]*string, len(tables)), index: make([]map[string]int, len(tables))}
+	for i, t := range tables {
+		b.unicity[i] = t.unicity()
 		b.index[i] = map[string]int{}
 	}
 	return b
@@ -51,7 +66,7 @@ func (b *Batch) Add(t int, row []*string) {
 
 func (b *Batch) key(t int, row []*string) string {
 	var k strings.Builder
-	for _, c := range b.tables[t].Unicity {
+	for _, c := range b.unicity[t] {
 		if row[c] != nil {
 			k.WriteString(*row[c])
 		}
@@ -73,7 +88,7 @@ func (b *Batch) Write(ctx context.Context, tx pgx.Tx) error {
 			continue
 		}
 		tab := b.tables[t]
-		cols := make([]any, tab.Columns)
+		cols := make([]any, len(tab.Columns))
 		for c := range cols {
 			col := make([]*string, len(rows))
 			for r, row := range rows {

@@ -1,7 +1,6 @@
 package rt
 
 import (
-	"encoding/json"
 	"math/big"
 	"regexp"
 	"strconv"
@@ -24,13 +23,13 @@ var decimalText = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-
 // DecimalOf reads a decimal from a JSON number or from a string holding one
 // (many producers send money as strings to keep it exact). Exponents are
 // expanded; precision and scale are checked, never rounded.
-func DecimalOf(e *Errors, l Loc, v any, r *Rules) Decimal {
+func DecimalOf(e *Errors, l Loc, v Value, r *Rules) Decimal {
 	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = string(x)
-	case string:
-		s = x
+	switch v.kind() {
+	case kindNumber:
+		s = v.text()
+	case kindString:
+		s = v.str()
 	default:
 		e.Addf(l, "expected decimal, got %s", typeName(v))
 		return ""

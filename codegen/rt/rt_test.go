@@ -31,7 +31,7 @@ func TestDecimalOf(t *testing.T) {
 	}
 	for _, c := range cases {
 		var e Errors
-		got := DecimalOf(&e, At("", "x"), c.in, c.r)
+		got := DecimalOf(&e, At("", "x"), valueOf(c.in), c.r)
 		err := e.Err("E")
 		if c.err == "" {
 			if err != nil || got != c.want {
@@ -49,18 +49,18 @@ func TestScalars(t *testing.T) {
 	t.Parallel()
 	var e Errors
 	l := At("line_items[1]", "quantity")
-	if got := Int32(&e, l, json.Number("7"), &Rules{Min: MustRat("1")}); got != 7 || len(e.list) != 0 {
+	if got := Int32(&e, l, valueOf(json.Number("7")), &Rules{Min: MustRat("1")}); got != 7 || len(e.list) != 0 {
 		t.Fatalf("Int32 = %d, %v", got, e.list)
 	}
-	Int32(&e, l, json.Number("1.5"), &Rules{})
-	Int32(&e, l, json.Number("3000000000"), &Rules{})
-	Int32(&e, l, "2", &Rules{})
-	String(&e, At("", "s"), "toolong", &Rules{MaxLength: 3, Enum: []string{"a"}})
-	Date(&e, At("", "d"), "2024-02-30", &Rules{})
-	if got := Timestamp(&e, At("", "ts"), "2024-02-03T04:05:06.5+02:00", &Rules{}); !got.Equal(time.Date(2024, 2, 3, 2, 5, 6, 5e8, time.UTC)) {
+	Int32(&e, l, valueOf(json.Number("1.5")), &Rules{})
+	Int32(&e, l, valueOf(json.Number("3000000000")), &Rules{})
+	Int32(&e, l, valueOf("2"), &Rules{})
+	String(&e, At("", "s"), valueOf("toolong"), &Rules{MaxLength: 3, Enum: []string{"a"}})
+	Date(&e, At("", "d"), valueOf("2024-02-30"), &Rules{})
+	if got := Timestamp(&e, At("", "ts"), valueOf("2024-02-03T04:05:06.5+02:00"), &Rules{}); !got.Equal(time.Date(2024, 2, 3, 2, 5, 6, 5e8, time.UTC)) {
 		t.Errorf("Timestamp = %v", got)
 	}
-	if got := UUID(&e, At("", "u"), "6BA7B810-9DAD-11D1-80B4-00C04FD430C8", &Rules{}); got != "6ba7b810-9dad-11d1-80b4-00c04fd430c8" {
+	if got := UUID(&e, At("", "u"), valueOf("6BA7B810-9DAD-11D1-80B4-00C04FD430C8"), &Rules{}); got != "6ba7b810-9dad-11d1-80b4-00c04fd430c8" {
 		t.Errorf("UUID = %q", got)
 	}
 	want := []string{
@@ -84,7 +84,7 @@ func TestScalars(t *testing.T) {
 func TestRequiredOptionalArray(t *testing.T) {
 	t.Parallel()
 	var e Errors
-	obj, _ := unmarshal([]byte(`{"a":{"b":null},"tags":["x",null,3]}`))
+	obj := MustJSON(`{"a":{"b":null},"tags":["x",null,3]}`)
 	v, ok := Lookup(obj, "a.b")
 	Required(&e, v, ok, At("", "a.b"), &Rules{}, String)
 	v, ok = Lookup(obj, "a.c")
@@ -120,7 +120,7 @@ func TestTextArray(t *testing.T) {
 
 func TestBatchKeepsLastRowOfAKey(t *testing.T) {
 	t.Parallel()
-	b := NewBatch([]*Table{{Name: "t", Columns: 2, Unicity: []int{0}}})
+	b := NewBatch([]*Table{{Name: "t", Columns: []string{"k", "v"}, Unicity: []string{"k"}}})
 	s := func(x string) *string { return &x }
 	b.Add(0, []*string{s("1"), s("old")})
 	b.Add(0, []*string{s("2"), s("x")})
@@ -128,4 +128,9 @@ func TestBatchKeepsLastRowOfAKey(t *testing.T) {
 	if b.Len(0) != 2 || *b.rows[0][0][1] != "new" {
 		t.Fatalf("rows %d, first %s", b.Len(0), *b.rows[0][0][1])
 	}
+}
+
+func valueOf(x any) Value {
+	v, _ := ValueOf(x)
+	return v
 }

@@ -28,27 +28,37 @@ var ErrNoEntity = errors.New("no entity for message")
 // without underscores); without one, the only root; otherwise the one
 // whose required paths the body carries. None or several is an error
 // saying why.
-func Select(roots []Root, entityType string, body []byte) (string, map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", nil, &DecodeError{Fields: []FieldError{{Path: "body", Msg: "invalid JSON: " + err.Error()}}}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return "", nil, &DecodeError{Fields: []FieldError{{Path: "body", Msg: "invalid JSON: data after the value"}}}
-	}
-	obj, ok := v.(map[string]any)
+func Select(roots []Root, entityType string, body []byte) (string, Value, error) {
+	d, ok := parse(body)
 	if !ok {
-		return "", nil, &DecodeError{Fields: []FieldError{{Path: "body", Msg: "expected object, got " + typeName(v)}}}
+		return "", Value{}, syntaxError(body)
+	}
+	obj := Value{d: d}
+	if obj.kind() != kindObject {
+		return "", Value{}, &DecodeError{Fields: []FieldError{{Path: "body", Msg: "expected object, got " + typeName(obj)}}}
 	}
 	name, err := choose(roots, entityType, obj)
 	return name, obj, err
 }
 
+// syntaxError describes why body is not one JSON value, in encoding/json's
+// words: invalid bodies are rare, and their errors stay those clients know.
+func syntaxError(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return &DecodeError{Fields: []FieldError{{Path: "body", Msg: "invalid JSON: " + err.Error()}}}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &DecodeError{Fields: []FieldError{{Path: "body", Msg: "invalid JSON: data after the value"}}}
+	}
+	return &DecodeError{Fields: []FieldError{{Path: "body", Msg: "invalid JSON"}}}
+}
+
 func normalize(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
 
-func choose(roots []Root, entityType string, obj map[string]any) (string, error) {
+func choose(roots []Root, entityType string, obj Value) (string, error) {
 	names := make([]string, len(roots))
 	for i, r := range roots {
 		names[i] = r.Name
@@ -68,7 +78,7 @@ func choose(roots []Root, entityType string, obj map[string]any) (string, error)
 	for _, r := range roots {
 		var missing []string
 		for _, p := range r.Required {
-			if v, ok := Lookup(obj, p); !ok || v == nil {
+			if v, ok := obj.Lookup(p); !ok || v.IsNull() {
 				missing = append(missing, p)
 			}
 		}

@@ -14,19 +14,22 @@ import (
 // `transform: {name: go:<func>}` have this type.
 type Transform func(inputs []any, args map[string]string) (any, error)
 
-// Apply runs fn on the values at the input keys of obj. ok is false when fn
-// failed; its error is then recorded at l.
-func Apply(e *Errors, l Loc, fn Transform, args map[string]string, obj any, keys ...string) (v any, ok bool) {
+// Apply runs fn on the values at the input keys of obj and returns its
+// result; found is false when the result is nil (absent). ok is false when
+// fn failed; its error is then recorded at l.
+func Apply(e *Errors, l Loc, fn Transform, args map[string]string, obj Value, keys ...string) (v Value, found, ok bool) {
 	inputs := make([]any, len(keys))
 	for i, k := range keys {
-		inputs[i], _ = Lookup(obj, k)
+		in, _ := obj.Lookup(k)
+		inputs[i] = in.Any()
 	}
-	v, err := fn(inputs, args)
+	x, err := fn(inputs, args)
 	if err != nil {
 		e.Add(l, err.Error())
-		return nil, false
+		return Value{}, false, false
 	}
-	return v, true
+	v, found = ValueOf(x)
+	return v, found, true
 }
 
 func text(v any) (string, error) {
@@ -38,7 +41,7 @@ func text(v any) (string, error) {
 	case bool:
 		return fmt.Sprint(x), nil
 	}
-	return "", fmt.Errorf("expected string, got %s", typeName(v))
+	return "", fmt.Errorf("expected string, got %s", goTypeName(v))
 }
 
 func oneString(inputs []any, f func(string) string) (any, error) {

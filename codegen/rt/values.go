@@ -22,8 +22,9 @@ type Rules struct {
 	Min, Max  *big.Rat
 	Precision int
 	Scale     int
-	// Default is used when the value is absent (not when it is null).
-	Default any
+	// Default is used when the value is absent (not when it is null); the
+	// zero Value is no default.
+	Default Value
 }
 
 // MustRat parses a bound written in an entity definition.
@@ -33,16 +34,6 @@ func MustRat(s string) *big.Rat {
 		panic("rt: bad number " + s)
 	}
 	return r
-}
-
-// MustJSON parses a constant or default written in an entity definition
-// into the value a body would have carried.
-func MustJSON(s string) any {
-	v, err := unmarshal([]byte(s))
-	if err != nil {
-		panic("rt: bad JSON " + s)
-	}
-	return v
 }
 
 func unmarshal(data []byte) (any, error) {
@@ -55,34 +46,20 @@ func unmarshal(data []byte) (any, error) {
 	return v, nil
 }
 
-// Lookup reads the dotted key in obj ("" is obj itself). A key is absent
-// when any step is missing or not an object.
-func Lookup(obj any, key string) (any, bool) {
-	for key != "" {
-		m, ok := obj.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		var k string
-		k, key, _ = strings.Cut(key, ".")
-		if obj, ok = m[k]; !ok {
-			return nil, false
-		}
-	}
-	return obj, true
-}
+// Lookup reads the dotted key in obj ("" is obj itself); see Value.Lookup.
+func Lookup(obj Value, key string) (Value, bool) { return obj.Lookup(key) }
 
 // Conv converts a present, non-null JSON value into a field's Go type,
 // recording what is wrong with it.
-type Conv[T any] func(e *Errors, l Loc, v any, r *Rules) T
+type Conv[T any] func(e *Errors, l Loc, v Value, r *Rules) T
 
 // Required reads a field that must have a value: absent takes the default,
 // absent without default and null are errors.
-func Required[T any](e *Errors, v any, found bool, l Loc, r *Rules, conv Conv[T]) T {
-	if !found && r.Default != nil {
+func Required[T any](e *Errors, v Value, found bool, l Loc, r *Rules, conv Conv[T]) T {
+	if !found && r.Default.d != nil {
 		v, found = r.Default, true
 	}
-	if v == nil {
+	if v.IsNull() {
 		if found {
 			e.Add(l, "must not be null")
 		} else {
@@ -96,11 +73,11 @@ func Required[T any](e *Errors, v any, found bool, l Loc, r *Rules, conv Conv[T]
 
 // Optional reads a nullable field: absent takes the default, then absent or
 // null is nil.
-func Optional[T any](e *Errors, v any, found bool, l Loc, r *Rules, conv Conv[T]) *T {
-	if !found && r.Default != nil {
+func Optional[T any](e *Errors, v Value, found bool, l Loc, r *Rules, conv Conv[T]) *T {
+	if !found && r.Default.d != nil {
 		v = r.Default
 	}
-	if v == nil {
+	if v.IsNull() {
 		return nil
 	}
 	x := conv(e, l, v, r)
@@ -110,38 +87,63 @@ func Optional[T any](e *Errors, v any, found bool, l Loc, r *Rules, conv Conv[T]
 // Array converts a JSON array element by element; the rules apply to each
 // element.
 func Array[T any](conv Conv[T]) Conv[[]T] {
-	return func(e *Errors, l Loc, v any, r *Rules) []T {
-		items, ok := v.([]any)
-		if !ok {
+	return func(e *Errors, l Loc, v Value, r *Rules) []T {
+		if v.kind() != kindArray {
 			e.Add(l, "expected array")
 			return nil
 		}
-		out := make([]T, len(items))
-		for i, item := range items {
-			if item == nil {
+		out := make([]T, v.count())
+		v.elems(func(i int, item Value) {
+			if item.IsNull() {
 				e.Add(l.Elem(i), "must not be null")
-				continue
+				return
 			}
 			out[i] = conv(e, l.Elem(i), item, r)
-		}
+		})
 		return out
 	}
 }
 
 // Items reads the array a repeated entity is derived from: absent or null
 // is no item.
-func Items(e *Errors, v any, found bool, l Loc) []any {
-	if !found || v == nil {
-		return nil
+func Items(e *Errors, v Value, found bool, l Loc) func(yield func(int, Value) bool) {
+	return func(yield func(int, Value) bool) {
+		if !found || v.IsNull() {
+			return
+		}
+		if v.kind() != kindArray {
+			e.Add(l, "expected array")
+			return
+		}
+		n := v.node()
+		for i, j := 0, v.i+1; j < n.next; i, j = i+1, v.d.nodes[j].next {
+			if !yield(i, Value{v.d, j}) {
+				return
+			}
+		}
 	}
-	items, ok := v.([]any)
-	if !ok {
-		e.Add(l, "expected array")
-	}
-	return items
 }
 
-func typeName(v any) string {
+func typeName(v Value) string {
+	switch v.kind() {
+	case kindString:
+		return "string"
+	case kindNumber:
+		return "number"
+	case kindBool:
+		return "boolean"
+	case kindArray:
+		return "array"
+	case kindObject:
+		return "object"
+	case kindForeign:
+		return goTypeName(v.d.foreign)
+	}
+	return "null"
+}
+
+// goTypeName names the JSON type of a generic value.
+func goTypeName(v any) string {
 	switch v.(type) {
 	case string:
 		return "string"
@@ -158,12 +160,12 @@ func typeName(v any) string {
 }
 
 // String reads a string and checks its length, pattern and enum.
-func String(e *Errors, l Loc, v any, r *Rules) string {
-	s, ok := v.(string)
-	if !ok {
+func String(e *Errors, l Loc, v Value, r *Rules) string {
+	if v.kind() != kindString {
 		e.Addf(l, "expected string, got %s", typeName(v))
 		return ""
 	}
+	s := v.str()
 	if r.MinLength > 0 || r.MaxLength > 0 {
 		n := utf8.RuneCountInString(s)
 		if r.MinLength > 0 && n < r.MinLength {
@@ -192,12 +194,12 @@ func oneOf(list []string, s string) bool {
 }
 
 // UUID reads a UUID string and returns its canonical form.
-func UUID(e *Errors, l Loc, v any, r *Rules) string {
-	s, ok := v.(string)
-	if !ok {
+func UUID(e *Errors, l Loc, v Value, r *Rules) string {
+	if v.kind() != kindString {
 		e.Addf(l, "expected UUID string, got %s", typeName(v))
 		return ""
 	}
+	s := v.str()
 	id, err := uuid.Parse(s)
 	if err != nil {
 		e.Add(l, "expected UUID")
@@ -206,13 +208,13 @@ func UUID(e *Errors, l Loc, v any, r *Rules) string {
 	return id.String()
 }
 
-func integer(e *Errors, l Loc, v any, r *Rules, bits int, name string) int64 {
-	n, ok := v.(json.Number)
-	if !ok {
+func integer(e *Errors, l Loc, v Value, r *Rules, bits int, name string) int64 {
+	if v.kind() != kindNumber {
 		e.Addf(l, "expected %s, got %s", name, typeName(v))
 		return 0
 	}
-	i, err := strconv.ParseInt(string(n), 10, bits)
+	n := v.text()
+	i, err := strconv.ParseInt(n, 10, bits)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
 			e.Addf(l, "out of range for %s", name)
@@ -237,23 +239,22 @@ func bounds(e *Errors, l Loc, x *big.Rat, r *Rules) {
 }
 
 // Int32 reads an integer column value.
-func Int32(e *Errors, l Loc, v any, r *Rules) int32 {
+func Int32(e *Errors, l Loc, v Value, r *Rules) int32 {
 	return int32(integer(e, l, v, r, 32, "integer"))
 }
 
 // Int64 reads a bigint column value.
-func Int64(e *Errors, l Loc, v any, r *Rules) int64 {
+func Int64(e *Errors, l Loc, v Value, r *Rules) int64 {
 	return integer(e, l, v, r, 64, "bigint")
 }
 
 // Float reads a double precision value.
-func Float(e *Errors, l Loc, v any, r *Rules) float64 {
-	n, ok := v.(json.Number)
-	if !ok {
+func Float(e *Errors, l Loc, v Value, r *Rules) float64 {
+	if v.kind() != kindNumber {
 		e.Addf(l, "expected number, got %s", typeName(v))
 		return 0
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
+	f, err := strconv.ParseFloat(v.text(), 64)
 	if err != nil {
 		e.Add(l, "out of range for float")
 		return 0
@@ -265,21 +266,21 @@ func Float(e *Errors, l Loc, v any, r *Rules) float64 {
 }
 
 // Bool reads a boolean.
-func Bool(e *Errors, l Loc, v any, r *Rules) bool {
-	b, ok := v.(bool)
-	if !ok {
+func Bool(e *Errors, l Loc, v Value, r *Rules) bool {
+	if v.kind() != kindBool {
 		e.Addf(l, "expected boolean, got %s", typeName(v))
+		return false
 	}
-	return b
+	return v.node().flags&flagTrue != 0
 }
 
 // Date reads a date written YYYY-MM-DD.
-func Date(e *Errors, l Loc, v any, r *Rules) time.Time {
-	s, ok := v.(string)
-	if !ok {
+func Date(e *Errors, l Loc, v Value, r *Rules) time.Time {
+	if v.kind() != kindString {
 		e.Addf(l, "expected date string (YYYY-MM-DD), got %s", typeName(v))
 		return time.Time{}
 	}
+	s := v.str()
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
 		e.Addf(l, "expected date (YYYY-MM-DD), got %q", s)
@@ -288,12 +289,12 @@ func Date(e *Errors, l Loc, v any, r *Rules) time.Time {
 }
 
 // Timestamp reads an RFC 3339 timestamp with its offset.
-func Timestamp(e *Errors, l Loc, v any, r *Rules) time.Time {
-	s, ok := v.(string)
-	if !ok {
+func Timestamp(e *Errors, l Loc, v Value, r *Rules) time.Time {
+	if v.kind() != kindString {
 		e.Addf(l, "expected timestamp string (RFC 3339), got %s", typeName(v))
 		return time.Time{}
 	}
+	s := v.str()
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		e.Addf(l, "expected RFC 3339 timestamp (2006-01-02T15:04:05Z), got %q", s)
@@ -302,8 +303,8 @@ func Timestamp(e *Errors, l Loc, v any, r *Rules) time.Time {
 }
 
 // JSON keeps any JSON value as it is.
-func JSON(e *Errors, l Loc, v any, r *Rules) json.RawMessage {
-	data, err := json.Marshal(v)
+func JSON(e *Errors, l Loc, v Value, r *Rules) json.RawMessage {
+	data, err := json.Marshal(v.Any())
 	if err != nil {
 		e.Add(l, err.Error())
 	}

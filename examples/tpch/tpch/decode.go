@@ -90,82 +90,82 @@ func Decode(entityType string, body []byte) (*Rows, error) {
 	return rows, nil
 }
 
-func decodeCustomer(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeCustomer(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Customer
 	{
-		v, ok := rt.Lookup(obj, "cust_key")
+		v, ok := obj.Lookup("cust_key")
 		r.CustKey = rt.Required(e, v, ok, rt.At(base, "cust_key"), &rulesCustomerCustKey, rt.Int64)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "name"), rt.Trim, nil, obj, "name"); ok {
-		r.Name = rt.Required(e, v, v != nil, rt.At(base, "name"), &rulesCustomerName, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "name"), rt.Trim, nil, obj, "name"); ok {
+		r.Name = rt.Required(e, v, found, rt.At(base, "name"), &rulesCustomerName, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "address")
+		v, ok := obj.Lookup("address")
 		r.Address = rt.Required(e, v, ok, rt.At(base, "address"), &rulesCustomerAddress, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "nation_key")
+		v, ok := obj.Lookup("nation_key")
 		r.NationKey = rt.Required(e, v, ok, rt.At(base, "nation_key"), &rulesCustomerNationKey, rt.Int32)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "phone"), normalizePhone, nil, obj, "phone"); ok {
-		r.Phone = rt.Required(e, v, v != nil, rt.At(base, "phone"), &rulesCustomerPhone, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "phone"), normalizePhone, nil, obj, "phone"); ok {
+		r.Phone = rt.Required(e, v, found, rt.At(base, "phone"), &rulesCustomerPhone, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "acct_bal")
+		v, ok := obj.Lookup("acct_bal")
 		r.AcctBal = rt.Required(e, v, ok, rt.At(base, "acct_bal"), &rulesCustomerAcctBal, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "market_segment")
+		v, ok := obj.Lookup("market_segment")
 		r.MarketSegment = rt.Required(e, v, ok, rt.At(base, "market_segment"), &rulesCustomerMarketSegment, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &rulesCustomerComment, rt.String)
 	}
 	rows.Customer = append(rows.Customer, r)
 }
 
-func decodeOrder(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeOrder(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Order
 	{
-		v, ok := rt.Lookup(obj, "order_key")
+		v, ok := obj.Lookup("order_key")
 		r.OrderKey = rt.Required(e, v, ok, rt.At(base, "order_key"), &rulesOrderOrderKey, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "customer_key")
+		v, ok := obj.Lookup("customer_key")
 		r.CustomerKey = rt.Required(e, v, ok, rt.At(base, "customer_key"), &rulesOrderCustomerKey, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "status")
+		v, ok := obj.Lookup("status")
 		r.Status = rt.Required(e, v, ok, rt.At(base, "status"), &rulesOrderStatus, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "total_price")
+		v, ok := obj.Lookup("total_price")
 		r.TotalPrice = rt.Required(e, v, ok, rt.At(base, "total_price"), &rulesOrderTotalPrice, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "order_date")
+		v, ok := obj.Lookup("order_date")
 		r.OrderDate = rt.Required(e, v, ok, rt.At(base, "order_date"), &noRules, rt.Date)
 	}
 	{
-		v, ok := rt.Lookup(obj, "priority")
+		v, ok := obj.Lookup("priority")
 		r.Priority = rt.Required(e, v, ok, rt.At(base, "priority"), &rulesOrderPriority, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "clerk")
+		v, ok := obj.Lookup("clerk")
 		r.Clerk = rt.Required(e, v, ok, rt.At(base, "clerk"), &rulesOrderClerk, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "ship_priority")
+		v, ok := obj.Lookup("ship_priority")
 		r.ShipPriority = rt.Required(e, v, ok, rt.At(base, "ship_priority"), &rulesOrderShipPriority, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &rulesOrderComment, rt.String)
 	}
 	r.Channel = rt.Required(e, constOrderChannel, true, rt.At(base, "channel"), &noRules, rt.String)
 	{
-		v, ok := rt.Lookup(obj, "line_items")
+		v, ok := obj.Lookup("line_items")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "line_items")) {
 			decodeOrderLineItem(e, item, rt.ItemBase(base, "line_items", i), rows, &r)
 		}
@@ -173,99 +173,99 @@ func decodeOrder(e *rt.Errors, obj any, base string, rows *Rows) {
 	rows.Order = append(rows.Order, r)
 }
 
-func decodeOrderLineItem(e *rt.Errors, obj any, base string, rows *Rows, ancOrder *Order) {
+func decodeOrderLineItem(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancOrder *Order) {
 	var r OrderLineItem
 	r.OrderKey = ancOrder.OrderKey
 	{
-		v, ok := rt.Lookup(obj, "line_number")
+		v, ok := obj.Lookup("line_number")
 		r.LineNumber = rt.Required(e, v, ok, rt.At(base, "line_number"), &rulesOrderLineItemLineNumber, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "part_key")
+		v, ok := obj.Lookup("part_key")
 		r.PartKey = rt.Required(e, v, ok, rt.At(base, "part_key"), &rulesOrderLineItemPartKey, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "quantity")
+		v, ok := obj.Lookup("quantity")
 		r.Quantity = rt.Required(e, v, ok, rt.At(base, "quantity"), &rulesOrderLineItemQuantity, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "extended_price")
+		v, ok := obj.Lookup("extended_price")
 		r.ExtendedPrice = rt.Required(e, v, ok, rt.At(base, "extended_price"), &rulesOrderLineItemExtendedPrice, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "discount")
+		v, ok := obj.Lookup("discount")
 		r.Discount = rt.Required(e, v, ok, rt.At(base, "discount"), &rulesOrderLineItemDiscount, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "tax")
+		v, ok := obj.Lookup("tax")
 		r.Tax = rt.Required(e, v, ok, rt.At(base, "tax"), &rulesOrderLineItemTax, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "return_flag")
+		v, ok := obj.Lookup("return_flag")
 		r.ReturnFlag = rt.Required(e, v, ok, rt.At(base, "return_flag"), &rulesOrderLineItemReturnFlag, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "line_status")
+		v, ok := obj.Lookup("line_status")
 		r.LineStatus = rt.Required(e, v, ok, rt.At(base, "line_status"), &rulesOrderLineItemLineStatus, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "ship_date")
+		v, ok := obj.Lookup("ship_date")
 		r.ShipDate = rt.Required(e, v, ok, rt.At(base, "ship_date"), &noRules, rt.Date)
 	}
 	{
-		v, ok := rt.Lookup(obj, "commit_date")
+		v, ok := obj.Lookup("commit_date")
 		r.CommitDate = rt.Optional(e, v, ok, rt.At(base, "commit_date"), &noRules, rt.Date)
 	}
 	{
-		v, ok := rt.Lookup(obj, "receipt_date")
+		v, ok := obj.Lookup("receipt_date")
 		r.ReceiptDate = rt.Optional(e, v, ok, rt.At(base, "receipt_date"), &noRules, rt.Date)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "ship_mode"), rt.Upper, nil, obj, "ship_mode"); ok {
-		r.ShipMode = rt.Required(e, v, v != nil, rt.At(base, "ship_mode"), &rulesOrderLineItemShipMode, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "ship_mode"), rt.Upper, nil, obj, "ship_mode"); ok {
+		r.ShipMode = rt.Required(e, v, found, rt.At(base, "ship_mode"), &rulesOrderLineItemShipMode, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &rulesOrderLineItemComment, rt.String)
 	}
 	rows.OrderLineItem = append(rows.OrderLineItem, r)
 }
 
-func decodeProduct(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeProduct(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Product
 	{
-		v, ok := rt.Lookup(obj, "part_key")
+		v, ok := obj.Lookup("part_key")
 		r.PartKey = rt.Required(e, v, ok, rt.At(base, "part_key"), &rulesProductPartKey, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "name")
+		v, ok := obj.Lookup("name")
 		r.Name = rt.Required(e, v, ok, rt.At(base, "name"), &rulesProductName, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "manufacturer")
+		v, ok := obj.Lookup("manufacturer")
 		r.Manufacturer = rt.Optional(e, v, ok, rt.At(base, "manufacturer"), &rulesProductManufacturer, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "brand")
+		v, ok := obj.Lookup("brand")
 		r.Brand = rt.Required(e, v, ok, rt.At(base, "brand"), &rulesProductBrand, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "type")
+		v, ok := obj.Lookup("type")
 		r.Type = rt.Required(e, v, ok, rt.At(base, "type"), &rulesProductType, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "size")
+		v, ok := obj.Lookup("size")
 		r.Size = rt.Required(e, v, ok, rt.At(base, "size"), &rulesProductSize, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "container")
+		v, ok := obj.Lookup("container")
 		r.Container = rt.Optional(e, v, ok, rt.At(base, "container"), &rulesProductContainer, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "retail_price")
+		v, ok := obj.Lookup("retail_price")
 		r.RetailPrice = rt.Required(e, v, ok, rt.At(base, "retail_price"), &rulesProductRetailPrice, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &rulesProductComment, rt.String)
 	}
 	rows.Product = append(rows.Product, r)

@@ -190,3 +190,22 @@ func mergeJSON(t *testing.T, a, b []byte) []byte {
 	out, _ := json.Marshal(x)
 	return out
 }
+
+// BenchmarkDecode measures decoding and validating the sample orders, the
+// generated decoder's share of a worker's CPU.
+func BenchmarkDecode(b *testing.B) {
+	lines := readLines(b, "orders.ndjson")
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	b.SetBytes(int64(size / len(lines)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := tpch.Decode("", lines[i%len(lines)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

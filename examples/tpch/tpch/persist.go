@@ -4,57 +4,194 @@ package tpch
 
 import "github.com/nomnom-io/nomnom/codegen/rt"
 
+// The positions of the entity tables in tables, parents first.
+const (
+	tableCustomer = iota
+	tableOrder
+	tableProduct
+	tableOrderLineItem
+)
+
 // tables are the entity tables, parents first.
 var tables = []*rt.Table{
-	{
+	tableCustomer: {
 		Name:    "customers",
-		Columns: 8,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO customers AS t (cust_key, name, address, nation_key, phone, acct_bal, market_segment, comment) SELECT u.cust_key::bigint, u.name::text, u.address::text, u.nation_key::integer, u.phone::text, u.acct_bal::numeric, u.market_segment::text, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(cust_key, name, address, nation_key, phone, acct_bal, market_segment, comment) ON CONFLICT (cust_key) DO UPDATE SET name = EXCLUDED.name, address = EXCLUDED.address, nation_key = EXCLUDED.nation_key, phone = EXCLUDED.phone, acct_bal = EXCLUDED.acct_bal, market_segment = EXCLUDED.market_segment, comment = EXCLUDED.comment WHERE (t.name, t.address, t.nation_key, t.phone, t.acct_bal, t.market_segment, t.comment) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.address, EXCLUDED.nation_key, EXCLUDED.phone, EXCLUDED.acct_bal, EXCLUDED.market_segment, EXCLUDED.comment)",
+		Columns: []string{"cust_key", "name", "address", "nation_key", "phone", "acct_bal", "market_segment", "comment"},
+		Unicity: []string{"cust_key"},
+		SQL:     upsertCustomer,
 	},
-	{
+	tableOrder: {
 		Name:    "orders",
-		Columns: 10,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO orders AS t (order_key, customer_key, status, total_price, order_date, priority, clerk, ship_priority, comment, channel) SELECT u.order_key::bigint, u.customer_key::bigint, u.status::text, u.total_price::numeric, u.order_date::date, u.priority::text, u.clerk::text, u.ship_priority::integer, u.comment::text, u.channel::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS u(order_key, customer_key, status, total_price, order_date, priority, clerk, ship_priority, comment, channel) ON CONFLICT (order_key) DO UPDATE SET customer_key = EXCLUDED.customer_key, status = EXCLUDED.status, total_price = EXCLUDED.total_price, order_date = EXCLUDED.order_date, priority = EXCLUDED.priority, clerk = EXCLUDED.clerk, ship_priority = EXCLUDED.ship_priority, comment = EXCLUDED.comment, channel = EXCLUDED.channel WHERE (t.customer_key, t.status, t.total_price, t.order_date, t.priority, t.clerk, t.ship_priority, t.comment, t.channel) IS DISTINCT FROM (EXCLUDED.customer_key, EXCLUDED.status, EXCLUDED.total_price, EXCLUDED.order_date, EXCLUDED.priority, EXCLUDED.clerk, EXCLUDED.ship_priority, EXCLUDED.comment, EXCLUDED.channel)",
+		Columns: []string{"order_key", "customer_key", "status", "total_price", "order_date", "priority", "clerk", "ship_priority", "comment", "channel"},
+		Unicity: []string{"order_key"},
+		SQL:     upsertOrder,
 	},
-	{
+	tableProduct: {
 		Name:    "products",
-		Columns: 9,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO products AS t (part_key, name, manufacturer, brand, type, size, container, retail_price, comment) SELECT u.part_key::bigint, u.name::text, u.manufacturer::text, u.brand::text, u.type::text, u.size::integer, u.container::text, u.retail_price::numeric, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(part_key, name, manufacturer, brand, type, size, container, retail_price, comment) ON CONFLICT (part_key) DO UPDATE SET name = EXCLUDED.name, manufacturer = EXCLUDED.manufacturer, brand = EXCLUDED.brand, type = EXCLUDED.type, size = EXCLUDED.size, container = EXCLUDED.container, retail_price = EXCLUDED.retail_price, comment = EXCLUDED.comment WHERE (t.name, t.manufacturer, t.brand, t.type, t.size, t.container, t.retail_price, t.comment) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.manufacturer, EXCLUDED.brand, EXCLUDED.type, EXCLUDED.size, EXCLUDED.container, EXCLUDED.retail_price, EXCLUDED.comment)",
+		Columns: []string{"part_key", "name", "manufacturer", "brand", "type", "size", "container", "retail_price", "comment"},
+		Unicity: []string{"part_key"},
+		SQL:     upsertProduct,
 	},
-	{
+	tableOrderLineItem: {
 		Name:    "order_line_items",
-		Columns: 14,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO order_line_items AS t (order_key, line_number, part_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date, ship_mode, comment) SELECT u.order_key::bigint, u.line_number::integer, u.part_key::bigint, u.quantity::integer, u.extended_price::numeric, u.discount::numeric, u.tax::numeric, u.return_flag::text, u.line_status::text, u.ship_date::date, u.commit_date::date, u.receipt_date::date, u.ship_mode::text, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[]) AS u(order_key, line_number, part_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date, ship_mode, comment) ON CONFLICT (order_key, line_number) DO UPDATE SET part_key = EXCLUDED.part_key, quantity = EXCLUDED.quantity, extended_price = EXCLUDED.extended_price, discount = EXCLUDED.discount, tax = EXCLUDED.tax, return_flag = EXCLUDED.return_flag, line_status = EXCLUDED.line_status, ship_date = EXCLUDED.ship_date, commit_date = EXCLUDED.commit_date, receipt_date = EXCLUDED.receipt_date, ship_mode = EXCLUDED.ship_mode, comment = EXCLUDED.comment WHERE (t.part_key, t.quantity, t.extended_price, t.discount, t.tax, t.return_flag, t.line_status, t.ship_date, t.commit_date, t.receipt_date, t.ship_mode, t.comment) IS DISTINCT FROM (EXCLUDED.part_key, EXCLUDED.quantity, EXCLUDED.extended_price, EXCLUDED.discount, EXCLUDED.tax, EXCLUDED.return_flag, EXCLUDED.line_status, EXCLUDED.ship_date, EXCLUDED.commit_date, EXCLUDED.receipt_date, EXCLUDED.ship_mode, EXCLUDED.comment)",
+		Columns: []string{"order_key", "line_number", "part_key", "quantity", "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date", "commit_date", "receipt_date", "ship_mode", "comment"},
+		Unicity: []string{"order_key", "line_number"},
+		SQL:     upsertOrderLineItem,
 	},
 }
 
-// add queues the rows of one message and counts them per table.
-func (rows *Rows) add(b *rt.Batch) map[string]int {
+// upsertCustomer writes a batch of customers rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertCustomer = `
+INSERT INTO customers AS t (cust_key, name, address, nation_key, phone, acct_bal, market_segment, comment)
+SELECT
+    u.cust_key::bigint,
+    u.name::text,
+    u.address::text,
+    u.nation_key::integer,
+    u.phone::text,
+    u.acct_bal::numeric,
+    u.market_segment::text,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+    AS u (cust_key, name, address, nation_key, phone, acct_bal, market_segment, comment)
+ON CONFLICT (cust_key)
+DO UPDATE SET
+    name = EXCLUDED.name,
+    address = EXCLUDED.address,
+    nation_key = EXCLUDED.nation_key,
+    phone = EXCLUDED.phone,
+    acct_bal = EXCLUDED.acct_bal,
+    market_segment = EXCLUDED.market_segment,
+    comment = EXCLUDED.comment
+WHERE (t.name, t.address, t.nation_key, t.phone, t.acct_bal, t.market_segment, t.comment)
+    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.address, EXCLUDED.nation_key, EXCLUDED.phone, EXCLUDED.acct_bal, EXCLUDED.market_segment, EXCLUDED.comment)`
+
+// upsertOrder writes a batch of orders rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertOrder = `
+INSERT INTO orders AS t (order_key, customer_key, status, total_price, order_date, priority, clerk, ship_priority, comment, channel)
+SELECT
+    u.order_key::bigint,
+    u.customer_key::bigint,
+    u.status::text,
+    u.total_price::numeric,
+    u.order_date::date,
+    u.priority::text,
+    u.clerk::text,
+    u.ship_priority::integer,
+    u.comment::text,
+    u.channel::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+    AS u (order_key, customer_key, status, total_price, order_date, priority, clerk, ship_priority, comment, channel)
+ON CONFLICT (order_key)
+DO UPDATE SET
+    customer_key = EXCLUDED.customer_key,
+    status = EXCLUDED.status,
+    total_price = EXCLUDED.total_price,
+    order_date = EXCLUDED.order_date,
+    priority = EXCLUDED.priority,
+    clerk = EXCLUDED.clerk,
+    ship_priority = EXCLUDED.ship_priority,
+    comment = EXCLUDED.comment,
+    channel = EXCLUDED.channel
+WHERE (t.customer_key, t.status, t.total_price, t.order_date, t.priority, t.clerk, t.ship_priority, t.comment, t.channel)
+    IS DISTINCT FROM (EXCLUDED.customer_key, EXCLUDED.status, EXCLUDED.total_price, EXCLUDED.order_date, EXCLUDED.priority, EXCLUDED.clerk, EXCLUDED.ship_priority, EXCLUDED.comment, EXCLUDED.channel)`
+
+// upsertProduct writes a batch of products rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertProduct = `
+INSERT INTO products AS t (part_key, name, manufacturer, brand, type, size, container, retail_price, comment)
+SELECT
+    u.part_key::bigint,
+    u.name::text,
+    u.manufacturer::text,
+    u.brand::text,
+    u.type::text,
+    u.size::integer,
+    u.container::text,
+    u.retail_price::numeric,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+    AS u (part_key, name, manufacturer, brand, type, size, container, retail_price, comment)
+ON CONFLICT (part_key)
+DO UPDATE SET
+    name = EXCLUDED.name,
+    manufacturer = EXCLUDED.manufacturer,
+    brand = EXCLUDED.brand,
+    type = EXCLUDED.type,
+    size = EXCLUDED.size,
+    container = EXCLUDED.container,
+    retail_price = EXCLUDED.retail_price,
+    comment = EXCLUDED.comment
+WHERE (t.name, t.manufacturer, t.brand, t.type, t.size, t.container, t.retail_price, t.comment)
+    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.manufacturer, EXCLUDED.brand, EXCLUDED.type, EXCLUDED.size, EXCLUDED.container, EXCLUDED.retail_price, EXCLUDED.comment)`
+
+// upsertOrderLineItem writes a batch of order_line_items rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertOrderLineItem = `
+INSERT INTO order_line_items AS t (order_key, line_number, part_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date, ship_mode, comment)
+SELECT
+    u.order_key::bigint,
+    u.line_number::integer,
+    u.part_key::bigint,
+    u.quantity::integer,
+    u.extended_price::numeric,
+    u.discount::numeric,
+    u.tax::numeric,
+    u.return_flag::text,
+    u.line_status::text,
+    u.ship_date::date,
+    u.commit_date::date,
+    u.receipt_date::date,
+    u.ship_mode::text,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+    AS u (order_key, line_number, part_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date, ship_mode, comment)
+ON CONFLICT (order_key, line_number)
+DO UPDATE SET
+    part_key = EXCLUDED.part_key,
+    quantity = EXCLUDED.quantity,
+    extended_price = EXCLUDED.extended_price,
+    discount = EXCLUDED.discount,
+    tax = EXCLUDED.tax,
+    return_flag = EXCLUDED.return_flag,
+    line_status = EXCLUDED.line_status,
+    ship_date = EXCLUDED.ship_date,
+    commit_date = EXCLUDED.commit_date,
+    receipt_date = EXCLUDED.receipt_date,
+    ship_mode = EXCLUDED.ship_mode,
+    comment = EXCLUDED.comment
+WHERE (t.part_key, t.quantity, t.extended_price, t.discount, t.tax, t.return_flag, t.line_status, t.ship_date, t.commit_date, t.receipt_date, t.ship_mode, t.comment)
+    IS DISTINCT FROM (EXCLUDED.part_key, EXCLUDED.quantity, EXCLUDED.extended_price, EXCLUDED.discount, EXCLUDED.tax, EXCLUDED.return_flag, EXCLUDED.line_status, EXCLUDED.ship_date, EXCLUDED.commit_date, EXCLUDED.receipt_date, EXCLUDED.ship_mode, EXCLUDED.comment)`
+
+// Add queues the rows of one message and counts them per table.
+func (rows *Rows) Add(b *rt.Batch) map[string]int {
 	counts := make(map[string]int, 4)
 	for i := range rows.Customer {
-		b.Add(0, rows.Customer[i].row())
+		b.Add(tableCustomer, rows.Customer[i].row())
 	}
 	if n := len(rows.Customer); n > 0 {
 		counts["customers"] = n
 	}
 	for i := range rows.Order {
-		b.Add(1, rows.Order[i].row())
+		b.Add(tableOrder, rows.Order[i].row())
 	}
 	if n := len(rows.Order); n > 0 {
 		counts["orders"] = n
 	}
 	for i := range rows.Product {
-		b.Add(2, rows.Product[i].row())
+		b.Add(tableProduct, rows.Product[i].row())
 	}
 	if n := len(rows.Product); n > 0 {
 		counts["products"] = n
 	}
 	for i := range rows.OrderLineItem {
-		b.Add(3, rows.OrderLineItem[i].row())
+		b.Add(tableOrderLineItem, rows.OrderLineItem[i].row())
 	}
 	if n := len(rows.OrderLineItem); n > 0 {
 		counts["order_line_items"] = n

@@ -38,34 +38,34 @@ func Decode(entityType string, body []byte) (*Rows, error) {
 	return rows, nil
 }
 
-func decodeEvent(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeEvent(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Event
 	{
-		v, ok := rt.Lookup(obj, "id")
+		v, ok := obj.Lookup("id")
 		r.Id = rt.Required(e, v, ok, rt.At(base, "id"), &noRules, rt.UUID)
 	}
 	{
-		v, ok := rt.Lookup(obj, "at")
+		v, ok := obj.Lookup("at")
 		r.At = rt.Required(e, v, ok, rt.At(base, "at"), &noRules, rt.Timestamp)
 	}
 	{
-		v, ok := rt.Lookup(obj, "kind")
+		v, ok := obj.Lookup("kind")
 		r.Kind = rt.Required(e, v, ok, rt.At(base, "kind"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "score")
+		v, ok := obj.Lookup("score")
 		r.Score = rt.Optional(e, v, ok, rt.At(base, "score"), &rulesEventScore, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "flagged")
+		v, ok := obj.Lookup("flagged")
 		r.Flagged = rt.Required(e, v, ok, rt.At(base, "flagged"), &rulesEventFlagged, rt.Bool)
 	}
 	{
-		v, ok := rt.Lookup(obj, "payload")
+		v, ok := obj.Lookup("payload")
 		r.Payload = rt.Optional(e, v, ok, rt.At(base, "payload"), &noRules, rt.JSON)
 	}
 	{
-		v, ok := rt.Lookup(obj, "counts")
+		v, ok := obj.Lookup("counts")
 		r.Counts = rt.Required(e, v, ok, rt.At(base, "counts"), &noRules, rt.Array(rt.Int32))
 	}
 	rows.Event = append(rows.Event, r)

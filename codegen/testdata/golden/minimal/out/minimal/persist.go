@@ -4,21 +4,52 @@ package minimal
 
 import "github.com/nomnom-io/nomnom/codegen/rt"
 
+// The positions of the entity tables in tables, parents first.
+const (
+	tableEvent = iota
+)
+
 // tables are the entity tables, parents first.
 var tables = []*rt.Table{
-	{
+	tableEvent: {
 		Name:    "event",
-		Columns: 7,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO event AS t (id, at, kind, score, flagged, payload, counts) SELECT u.id::uuid, u.at::timestamptz, u.kind::text, u.score::double precision, u.flagged::boolean, u.payload::jsonb, u.counts::integer[] FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(id, at, kind, score, flagged, payload, counts) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at, kind = EXCLUDED.kind, score = EXCLUDED.score, flagged = EXCLUDED.flagged, payload = EXCLUDED.payload, counts = EXCLUDED.counts WHERE (t.at, t.kind, t.score, t.flagged, t.payload, t.counts) IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.score, EXCLUDED.flagged, EXCLUDED.payload, EXCLUDED.counts)",
+		Columns: []string{"id", "at", "kind", "score", "flagged", "payload", "counts"},
+		Unicity: []string{"id"},
+		SQL:     upsertEvent,
 	},
 }
 
-// add queues the rows of one message and counts them per table.
-func (rows *Rows) add(b *rt.Batch) map[string]int {
+// upsertEvent writes a batch of event rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertEvent = `
+INSERT INTO event AS t (id, at, kind, score, flagged, payload, counts)
+SELECT
+    u.id::uuid,
+    u.at::timestamptz,
+    u.kind::text,
+    u.score::double precision,
+    u.flagged::boolean,
+    u.payload::jsonb,
+    u.counts::integer[]
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS u (id, at, kind, score, flagged, payload, counts)
+ON CONFLICT (id)
+DO UPDATE SET
+    at = EXCLUDED.at,
+    kind = EXCLUDED.kind,
+    score = EXCLUDED.score,
+    flagged = EXCLUDED.flagged,
+    payload = EXCLUDED.payload,
+    counts = EXCLUDED.counts
+WHERE (t.at, t.kind, t.score, t.flagged, t.payload, t.counts)
+    IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.score, EXCLUDED.flagged, EXCLUDED.payload, EXCLUDED.counts)`
+
+// Add queues the rows of one message and counts them per table.
+func (rows *Rows) Add(b *rt.Batch) map[string]int {
 	counts := make(map[string]int, 1)
 	for i := range rows.Event {
-		b.Add(0, rows.Event[i].row())
+		b.Add(tableEvent, rows.Event[i].row())
 	}
 	if n := len(rows.Event); n > 0 {
 		counts["event"] = n

@@ -47,31 +47,31 @@ func Decode(entityType string, body []byte) (*Rows, error) {
 	return rows, nil
 }
 
-func decodeShipment(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeShipment(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Shipment
 	{
-		v, ok := rt.Lookup(obj, "shipment_id")
+		v, ok := obj.Lookup("shipment_id")
 		r.ShipmentId = rt.Required(e, v, ok, rt.At(base, "shipment_id"), &rulesShipmentShipmentId, rt.String)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "carrier.name"), rt.Lower, nil, obj, "carrier.name"); ok {
-		r.Carrier = rt.Required(e, v, v != nil, rt.At(base, "carrier.name"), &noRules, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "carrier.name"), rt.Lower, nil, obj, "carrier.name"); ok {
+		r.Carrier = rt.Required(e, v, found, rt.At(base, "carrier.name"), &noRules, rt.String)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "shipment_id"), rt.Concat, argsShipmentLabel, obj, "shipment_id", "carrier.name"); ok {
-		r.Label = rt.Required(e, v, v != nil, rt.At(base, "shipment_id"), &noRules, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "shipment_id"), rt.Concat, argsShipmentLabel, obj, "shipment_id", "carrier.name"); ok {
+		r.Label = rt.Required(e, v, found, rt.At(base, "shipment_id"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "sent_at")
+		v, ok := obj.Lookup("sent_at")
 		r.SentAt = rt.Required(e, v, ok, rt.At(base, "sent_at"), &noRules, rt.Timestamp)
 	}
 	decodeShipmentAddress(e, obj, base, rows, &r)
 	{
-		v, ok := rt.Lookup(obj, "packages")
+		v, ok := obj.Lookup("packages")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "packages")) {
 			decodePackage(e, item, rt.ItemBase(base, "packages", i), rows, &r)
 		}
 	}
 	{
-		v, ok := rt.Lookup(obj, "tags")
+		v, ok := obj.Lookup("tags")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "tags")) {
 			decodeShipmentTag(e, item, rt.ItemBase(base, "tags", i), rows, &r)
 		}
@@ -79,36 +79,36 @@ func decodeShipment(e *rt.Errors, obj any, base string, rows *Rows) {
 	rows.Shipment = append(rows.Shipment, r)
 }
 
-func decodeShipmentAddress(e *rt.Errors, obj any, base string, rows *Rows, ancShipment *Shipment) {
+func decodeShipmentAddress(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancShipment *Shipment) {
 	var r ShipmentAddress
 	r.ShipmentId = ancShipment.ShipmentId
 	{
-		v, ok := rt.Lookup(obj, "address.street")
+		v, ok := obj.Lookup("address.street")
 		r.Street = rt.Required(e, v, ok, rt.At(base, "address.street"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "address.city")
+		v, ok := obj.Lookup("address.city")
 		r.City = rt.Required(e, v, ok, rt.At(base, "address.city"), &noRules, rt.String)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "address.country"), rt.Coalesce, nil, obj, "address.country", "default_country"); ok {
-		r.Country = rt.Required(e, v, v != nil, rt.At(base, "address.country"), &rulesShipmentAddressCountry, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "address.country"), rt.Coalesce, nil, obj, "address.country", "default_country"); ok {
+		r.Country = rt.Required(e, v, found, rt.At(base, "address.country"), &rulesShipmentAddressCountry, rt.String)
 	}
 	rows.ShipmentAddress = append(rows.ShipmentAddress, r)
 }
 
-func decodePackage(e *rt.Errors, obj any, base string, rows *Rows, ancShipment *Shipment) {
+func decodePackage(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancShipment *Shipment) {
 	var r Package
 	r.ShipmentId = ancShipment.ShipmentId
 	{
-		v, ok := rt.Lookup(obj, "no")
+		v, ok := obj.Lookup("no")
 		r.PackageNo = rt.Required(e, v, ok, rt.At(base, "no"), &noRules, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "weight")
+		v, ok := obj.Lookup("weight")
 		r.WeightKg = rt.Required(e, v, ok, rt.At(base, "weight"), &rulesPackageWeightKg, rt.DecimalOf)
 	}
 	{
-		v, ok := rt.Lookup(obj, "items")
+		v, ok := obj.Lookup("items")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "items")) {
 			decodePackageItem(e, item, rt.ItemBase(base, "items", i), rows, &r, ancShipment)
 		}
@@ -116,26 +116,26 @@ func decodePackage(e *rt.Errors, obj any, base string, rows *Rows, ancShipment *
 	rows.Package = append(rows.Package, r)
 }
 
-func decodePackageItem(e *rt.Errors, obj any, base string, rows *Rows, ancPackage *Package, ancShipment *Shipment) {
+func decodePackageItem(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancPackage *Package, ancShipment *Shipment) {
 	var r PackageItem
 	r.ShipmentId = ancShipment.ShipmentId
 	r.PackageNo = ancPackage.PackageNo
 	{
-		v, ok := rt.Lookup(obj, "sku")
+		v, ok := obj.Lookup("sku")
 		r.Sku = rt.Required(e, v, ok, rt.At(base, "sku"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "qty")
+		v, ok := obj.Lookup("qty")
 		r.Qty = rt.Required(e, v, ok, rt.At(base, "qty"), &rulesPackageItemQty, rt.Int32)
 	}
 	rows.PackageItem = append(rows.PackageItem, r)
 }
 
-func decodeShipmentTag(e *rt.Errors, obj any, base string, rows *Rows, ancShipment *Shipment) {
+func decodeShipmentTag(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancShipment *Shipment) {
 	var r ShipmentTag
 	r.ShipmentId = ancShipment.ShipmentId
 	{
-		v, ok := rt.Lookup(obj, "")
+		v, ok := obj.Lookup("")
 		r.Tag = rt.Required(e, v, ok, rt.At(base, ""), &noRules, rt.String)
 	}
 	r.Origin = rt.Required(e, constShipmentTagOrigin, true, rt.At(base, "origin"), &noRules, rt.String)

@@ -4,69 +4,167 @@ package nested
 
 import "github.com/nomnom-io/nomnom/codegen/rt"
 
+// The positions of the entity tables in tables, parents first.
+const (
+	tableShipment = iota
+	tableShipmentAddress
+	tablePackage
+	tableShipmentTag
+	tablePackageItem
+)
+
 // tables are the entity tables, parents first.
 var tables = []*rt.Table{
-	{
+	tableShipment: {
 		Name:    "shipments",
-		Columns: 4,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO shipments AS t (shipment_id, carrier, label, sent_at) SELECT u.shipment_id::text, u.carrier::text, u.label::text, u.sent_at::timestamptz FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(shipment_id, carrier, label, sent_at) ON CONFLICT (shipment_id) DO UPDATE SET carrier = EXCLUDED.carrier, label = EXCLUDED.label, sent_at = EXCLUDED.sent_at WHERE (t.carrier, t.label, t.sent_at) IS DISTINCT FROM (EXCLUDED.carrier, EXCLUDED.label, EXCLUDED.sent_at)",
+		Columns: []string{"shipment_id", "carrier", "label", "sent_at"},
+		Unicity: []string{"shipment_id"},
+		SQL:     upsertShipment,
 	},
-	{
+	tableShipmentAddress: {
 		Name:    "shipment_addresses",
-		Columns: 4,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO shipment_addresses AS t (shipment_id, street, city, country) SELECT u.shipment_id::text, u.street::text, u.city::text, u.country::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(shipment_id, street, city, country) ON CONFLICT (shipment_id) DO UPDATE SET street = EXCLUDED.street, city = EXCLUDED.city, country = EXCLUDED.country WHERE (t.street, t.city, t.country) IS DISTINCT FROM (EXCLUDED.street, EXCLUDED.city, EXCLUDED.country)",
+		Columns: []string{"shipment_id", "street", "city", "country"},
+		Unicity: []string{"shipment_id"},
+		SQL:     upsertShipmentAddress,
 	},
-	{
+	tablePackage: {
 		Name:    "packages",
-		Columns: 3,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO packages AS t (shipment_id, package_no, weight_kg) SELECT u.shipment_id::text, u.package_no::integer, u.weight_kg::numeric FROM unnest($1::text[], $2::text[], $3::text[]) AS u(shipment_id, package_no, weight_kg) ON CONFLICT (shipment_id, package_no) DO UPDATE SET weight_kg = EXCLUDED.weight_kg WHERE (t.weight_kg) IS DISTINCT FROM (EXCLUDED.weight_kg)",
+		Columns: []string{"shipment_id", "package_no", "weight_kg"},
+		Unicity: []string{"shipment_id", "package_no"},
+		SQL:     upsertPackage,
 	},
-	{
+	tableShipmentTag: {
 		Name:    "shipment_tags",
-		Columns: 3,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO shipment_tags AS t (shipment_id, tag, origin) SELECT u.shipment_id::text, u.tag::text, u.origin::text FROM unnest($1::text[], $2::text[], $3::text[]) AS u(shipment_id, tag, origin) ON CONFLICT (shipment_id, tag) DO UPDATE SET origin = EXCLUDED.origin WHERE (t.origin) IS DISTINCT FROM (EXCLUDED.origin)",
+		Columns: []string{"shipment_id", "tag", "origin"},
+		Unicity: []string{"shipment_id", "tag"},
+		SQL:     upsertShipmentTag,
 	},
-	{
+	tablePackageItem: {
 		Name:    "package_items",
-		Columns: 4,
-		Unicity: []int{0, 1, 2},
-		SQL:     "INSERT INTO package_items AS t (shipment_id, package_no, sku, qty) SELECT u.shipment_id::text, u.package_no::integer, u.sku::text, u.qty::integer FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(shipment_id, package_no, sku, qty) ON CONFLICT (shipment_id, package_no, sku) DO NOTHING",
+		Columns: []string{"shipment_id", "package_no", "sku", "qty"},
+		Unicity: []string{"shipment_id", "package_no", "sku"},
+		SQL:     upsertPackageItem,
 	},
 }
 
-// add queues the rows of one message and counts them per table.
-func (rows *Rows) add(b *rt.Batch) map[string]int {
+// upsertShipment writes a batch of shipments rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertShipment = `
+INSERT INTO shipments AS t (shipment_id, carrier, label, sent_at)
+SELECT
+    u.shipment_id::text,
+    u.carrier::text,
+    u.label::text,
+    u.sent_at::timestamptz
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+    AS u (shipment_id, carrier, label, sent_at)
+ON CONFLICT (shipment_id)
+DO UPDATE SET
+    carrier = EXCLUDED.carrier,
+    label = EXCLUDED.label,
+    sent_at = EXCLUDED.sent_at
+WHERE (t.carrier, t.label, t.sent_at)
+    IS DISTINCT FROM (EXCLUDED.carrier, EXCLUDED.label, EXCLUDED.sent_at)`
+
+// upsertShipmentAddress writes a batch of shipment_addresses rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertShipmentAddress = `
+INSERT INTO shipment_addresses AS t (shipment_id, street, city, country)
+SELECT
+    u.shipment_id::text,
+    u.street::text,
+    u.city::text,
+    u.country::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+    AS u (shipment_id, street, city, country)
+ON CONFLICT (shipment_id)
+DO UPDATE SET
+    street = EXCLUDED.street,
+    city = EXCLUDED.city,
+    country = EXCLUDED.country
+WHERE (t.street, t.city, t.country)
+    IS DISTINCT FROM (EXCLUDED.street, EXCLUDED.city, EXCLUDED.country)`
+
+// upsertPackage writes a batch of packages rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertPackage = `
+INSERT INTO packages AS t (shipment_id, package_no, weight_kg)
+SELECT
+    u.shipment_id::text,
+    u.package_no::integer,
+    u.weight_kg::numeric
+FROM unnest($1::text[], $2::text[], $3::text[])
+    AS u (shipment_id, package_no, weight_kg)
+ON CONFLICT (shipment_id, package_no)
+DO UPDATE SET
+    weight_kg = EXCLUDED.weight_kg
+WHERE (t.weight_kg)
+    IS DISTINCT FROM (EXCLUDED.weight_kg)`
+
+// upsertShipmentTag writes a batch of shipment_tags rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertShipmentTag = `
+INSERT INTO shipment_tags AS t (shipment_id, tag, origin)
+SELECT
+    u.shipment_id::text,
+    u.tag::text,
+    u.origin::text
+FROM unnest($1::text[], $2::text[], $3::text[])
+    AS u (shipment_id, tag, origin)
+ON CONFLICT (shipment_id, tag)
+DO UPDATE SET
+    origin = EXCLUDED.origin
+WHERE (t.origin)
+    IS DISTINCT FROM (EXCLUDED.origin)`
+
+// upsertPackageItem writes a batch of package_items rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key
+// exists is left as it is.
+const upsertPackageItem = `
+INSERT INTO package_items AS t (shipment_id, package_no, sku, qty)
+SELECT
+    u.shipment_id::text,
+    u.package_no::integer,
+    u.sku::text,
+    u.qty::integer
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+    AS u (shipment_id, package_no, sku, qty)
+ON CONFLICT (shipment_id, package_no, sku)
+DO NOTHING`
+
+// Add queues the rows of one message and counts them per table.
+func (rows *Rows) Add(b *rt.Batch) map[string]int {
 	counts := make(map[string]int, 5)
 	for i := range rows.Shipment {
-		b.Add(0, rows.Shipment[i].row())
+		b.Add(tableShipment, rows.Shipment[i].row())
 	}
 	if n := len(rows.Shipment); n > 0 {
 		counts["shipments"] = n
 	}
 	for i := range rows.ShipmentAddress {
-		b.Add(1, rows.ShipmentAddress[i].row())
+		b.Add(tableShipmentAddress, rows.ShipmentAddress[i].row())
 	}
 	if n := len(rows.ShipmentAddress); n > 0 {
 		counts["shipment_addresses"] = n
 	}
 	for i := range rows.Package {
-		b.Add(2, rows.Package[i].row())
+		b.Add(tablePackage, rows.Package[i].row())
 	}
 	if n := len(rows.Package); n > 0 {
 		counts["packages"] = n
 	}
 	for i := range rows.ShipmentTag {
-		b.Add(3, rows.ShipmentTag[i].row())
+		b.Add(tableShipmentTag, rows.ShipmentTag[i].row())
 	}
 	if n := len(rows.ShipmentTag); n > 0 {
 		counts["shipment_tags"] = n
 	}
 	for i := range rows.PackageItem {
-		b.Add(4, rows.PackageItem[i].row())
+		b.Add(tablePackageItem, rows.PackageItem[i].row())
 	}
 	if n := len(rows.PackageItem); n > 0 {
 		counts["package_items"] = n
