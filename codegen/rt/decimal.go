@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"cmp"
 	"math/big"
 	"regexp"
 	"strconv"
@@ -27,15 +28,15 @@ func DecimalOf(e *Errors, l Loc, v Value, r *Rules) Decimal {
 	var s string
 	switch v.kind() {
 	case kindNumber:
-		s = v.text()
+		s = v.text() // the scanner checked the JSON number grammar
 	case kindString:
 		s = v.str()
+		if !decimalText.MatchString(s) {
+			e.Addf(l, "expected decimal, got %q", s)
+			return ""
+		}
 	default:
 		e.Addf(l, "expected decimal, got %s", typeName(v))
-		return ""
-	}
-	if !decimalText.MatchString(s) {
-		e.Addf(l, "expected decimal, got %q", s)
 		return ""
 	}
 	if strings.ContainsAny(s, "eE") {
@@ -56,7 +57,7 @@ func DecimalOf(e *Errors, l Loc, v Value, r *Rules) Decimal {
 		}
 	}
 	if r.Min != nil || r.Max != nil {
-		bounds(e, l, d.Rat(), r)
+		boundsDecimal(e, l, s, r)
 	}
 	return d
 }
@@ -90,4 +91,87 @@ func digits(s string) (intDigits, fracDigits int) {
 	i = strings.TrimLeft(i, "0")
 	f = strings.TrimRight(f, "0")
 	return len(i), len(f)
+}
+
+// smallInt is the value of a bound that is an int64 integer.
+func smallInt(b *big.Rat) (int64, bool) {
+	if b == nil || !b.IsInt() || !b.Num().IsInt64() {
+		return 0, false
+	}
+	return b.Num().Int64(), true
+}
+
+// cmpInt compares x with bound b; integer bounds, the common case,
+// are compared without allocating.
+func cmpInt(x int64, b *big.Rat) int {
+	if n, ok := smallInt(b); ok {
+		return cmp.Compare(x, n)
+	}
+	return new(big.Rat).SetInt64(x).Cmp(b)
+}
+
+// cmpDecimal compares the plain decimal s with bound b.
+func cmpDecimal(s string, b *big.Rat) int {
+	if n, ok := smallInt(b); ok {
+		return cmpPlain(s, strconv.FormatInt(n, 10))
+	}
+	return Decimal(s).Rat().Cmp(b)
+}
+
+// cmpPlain compares two plain decimals (-?digits(.digits)?) by their text.
+func cmpPlain(a, b string) int {
+	negA, ia, fa := splitPlain(a)
+	negB, ib, fb := splitPlain(b)
+	if negA != negB {
+		if negA {
+			return -1
+		}
+		return 1
+	}
+	c := cmp.Compare(len(ia), len(ib))
+	if c == 0 {
+		c = strings.Compare(ia, ib)
+	}
+	for i := 0; c == 0 && i < max(len(fa), len(fb)); i++ {
+		c = cmp.Compare(digitAt(fa, i), digitAt(fb, i))
+	}
+	if negA {
+		return -c
+	}
+	return c
+}
+
+// splitPlain splits a plain decimal into its sign and its integer and
+// fraction digits without insignificant zeros; zero is never negative.
+func splitPlain(s string) (neg bool, intPart, frac string) {
+	s, neg = strings.CutPrefix(s, "-")
+	intPart, frac, _ = strings.Cut(s, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	frac = strings.TrimRight(frac, "0")
+	return neg && (intPart != "" || frac != ""), intPart, frac
+}
+
+func digitAt(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return '0'
+}
+
+func boundsInt(e *Errors, l Loc, x int64, r *Rules) {
+	if r.Min != nil && cmpInt(x, r.Min) < 0 {
+		e.Addf(l, "below minimum %s", r.Min.RatString())
+	}
+	if r.Max != nil && cmpInt(x, r.Max) > 0 {
+		e.Addf(l, "above maximum %s", r.Max.RatString())
+	}
+}
+
+func boundsDecimal(e *Errors, l Loc, s string, r *Rules) {
+	if r.Min != nil && cmpDecimal(s, r.Min) < 0 {
+		e.Addf(l, "below minimum %s", r.Min.RatString())
+	}
+	if r.Max != nil && cmpDecimal(s, r.Max) > 0 {
+		e.Addf(l, "above maximum %s", r.Max.RatString())
+	}
 }

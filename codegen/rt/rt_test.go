@@ -2,6 +2,9 @@ package rt
 
 import (
 	"encoding/json"
+	"math/big"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +136,36 @@ func TestBatchKeepsLastRowOfAKey(t *testing.T) {
 func valueOf(x any) Value {
 	v, _ := ValueOf(x)
 	return v
+}
+
+// TestBoundsMatchRat compares the text comparison of decimals with exact
+// rational arithmetic on random plain decimals and integer bounds.
+func TestBoundsMatchRat(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	for range 20000 {
+		s := digits(1 + rng.IntN(4))
+		if rng.IntN(2) == 0 {
+			s += "." + digits(1+rng.IntN(3))
+		}
+		if rng.IntN(3) == 0 {
+			s = "-" + s
+		}
+		bound := big.NewRat(rng.Int64N(2001)-1000, 1)
+		if got, want := cmpDecimal(s, bound), Decimal(s).Rat().Cmp(bound); got != want {
+			t.Fatalf("cmpDecimal(%s, %s) = %d, want %d", s, bound.RatString(), got, want)
+		}
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if got, want := cmpInt(i, bound), new(big.Rat).SetInt64(i).Cmp(bound); got != want {
+				t.Fatalf("cmpInt(%d, %s) = %d, want %d", i, bound.RatString(), got, want)
+			}
+		}
+	}
 }

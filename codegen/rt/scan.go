@@ -46,13 +46,14 @@ type doc struct {
 	src     string
 	nodes   []node
 	foreign any
+	one     [1]node // the nodes of a scalar document
 }
 
 // parse reads data, which must hold exactly one JSON value with optional
 // surrounding white space. It reports false on any syntax error; the
 // caller then asks encoding/json for its description of the error.
 func parse(data []byte) (*doc, bool) {
-	d := &doc{src: string(data), nodes: make([]node, 0, len(data)/8+4)}
+	d := &doc{src: string(data), nodes: make([]node, 0, len(data)/6+4)}
 	p := parser{d: d, s: d.src}
 	p.space()
 	if !p.value(0) {

@@ -149,15 +149,15 @@ func ValueOf(x any) (v Value, found bool) {
 	case nil:
 		return Value{}, false
 	case string:
-		return Value{d: &doc{src: x, nodes: []node{{kind: kindString, end: int32(len(x)), next: 1}}}}, true
+		return scalarValue(x, node{kind: kindString, end: int32(len(x))}), true
 	case json.Number:
-		return Value{d: &doc{src: string(x), nodes: []node{{kind: kindNumber, end: int32(len(x)), next: 1}}}}, true
+		return scalarValue(string(x), node{kind: kindNumber, end: int32(len(x))}), true
 	case bool:
 		var flags uint8
 		if x {
 			flags = flagTrue
 		}
-		return Value{d: &doc{nodes: []node{{kind: kindBool, flags: flags, next: 1}}}}, true
+		return scalarValue("", node{kind: kindBool, flags: flags}), true
 	case []any, map[string]any:
 		if data, err := json.Marshal(x); err == nil {
 			if d, ok := parse(data); ok {
@@ -166,4 +166,13 @@ func ValueOf(x any) (v Value, found bool) {
 		}
 	}
 	return Value{d: &doc{foreign: x, nodes: []node{{kind: kindForeign, next: 1}}}}, true
+}
+
+// scalarValue is a document of one scalar node, in one allocation.
+func scalarValue(src string, n node) Value {
+	d := &doc{src: src}
+	n.next = 1
+	d.one[0] = n
+	d.nodes = d.one[:]
+	return Value{d: d}
 }

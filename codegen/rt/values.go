@@ -224,7 +224,7 @@ func integer(e *Errors, l Loc, v Value, r *Rules, bits int, name string) int64 {
 		return 0
 	}
 	if r.Min != nil || r.Max != nil {
-		bounds(e, l, new(big.Rat).SetInt64(i), r)
+		boundsInt(e, l, i, r)
 	}
 	return i
 }
