@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// view is what the templates render: the model with every Go and SQL
-// fragment worked out, so that templates only lay files out.
+// view is what the templates render: the model with names, keys and
+// values worked out, so that the shapes of the generated code live in the
+// templates alone.
 type view struct {
 	Header     string
 	SQLHeader  string
@@ -38,7 +39,7 @@ type ventity struct {
 	Persisted bool
 	Table     string
 	Required  []string // paths a root's body always carries
-	Upsert    string
+	Upsert    string   // rendered by upsert.sql.tmpl
 	DDL       string
 	Item      string // item name when repeated
 }
