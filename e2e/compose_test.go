@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -162,22 +164,20 @@ func TestDockerComposeFile(t *testing.T) {
 			t.Errorf("%s: no healthcheck", name)
 		}
 	}
-	healthPort := func(name string) string {
-		test := strings.Join(p.Services[name].HealthCheck.Test, " ")
-		m := regexp.MustCompile(`127\.0\.0\.1:(\d+)(/\S*)`).FindStringSubmatch(test)
-		if m == nil {
-			t.Fatalf("%s: healthcheck %q calls no local URL", name, test)
+	// The runtime image has no shell: the long-running nomnom services check
+	// themselves with their own binary, which reads the same PORT or
+	// METRICS_ADDR as the command it checks.
+	for name, binary := range map[string]string{"gateway": "nomnom", "worker": "tpch-worker"} {
+		if got, want := p.Services[name].HealthCheck.Test, []string{"CMD", binary, "healthcheck"}; !slices.Equal(got, want) {
+			t.Errorf("%s healthcheck %q, want %q", name, got, want)
 		}
-		return m[1] + m[2]
-	}
-	if got, want := healthPort("gateway"), env(p, "gateway", "PORT")+"/health"; got != want {
-		t.Errorf("gateway healthcheck calls :%s, want :%s", got, want)
-	}
-	if got, want := healthPort("worker"), strings.TrimPrefix(env(p, "worker", "METRICS_ADDR"), ":")+"/healthz"; got != want {
-		t.Errorf("worker healthcheck calls :%s, want :%s", got, want)
+		if reads := commandEnv(t, []string{binary, "healthcheck"}); !reads[map[string]string{"gateway": "PORT", "worker": "METRICS_ADDR"}[name]] {
+			t.Errorf("%s healthcheck does not read the address its service listens on (it reads %v)", binary, sortedKeys(reads))
+		}
 	}
 
-	// Scaling: `--scale worker=3` needs no fixed name and no host port.
+	// Scaling: `--scale worker=3` needs no fixed name and no fixed host
+	// port; each worker's metrics port is published on a port Docker picks.
 	w := p.Services["worker"]
 	if w.ContainerName != "" {
 		t.Errorf("worker: container_name %q prevents --scale", w.ContainerName)
@@ -188,10 +188,47 @@ func TestDockerComposeFile(t *testing.T) {
 		}
 	}
 
+	// Host ports: on 127.0.0.1, away from the standard ports a local
+	// PostgreSQL, NATS or `make run` use, each from a variable.
+	standard := map[string]bool{"4222": true, "5432": true, "8080": true, "8222": true}
+	for _, name := range got {
+		for _, port := range p.Services[name].Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s: port %d published on %q, want 127.0.0.1 by default", name, port.Target, port.HostIP)
+			}
+			if standard[port.Published] {
+				t.Errorf("%s: host port %s collides with a local service on the standard port", name, port.Published)
+			}
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"GATEWAY_PORT", "NATS_PORT", "NATS_MONITOR_PORT", "POSTGRES_PORT", "NOMNOM_BIND"} {
+		if !strings.Contains(string(raw), "${"+v+":-") {
+			t.Errorf("docker-compose.yml: no ${%s:-…}", v)
+		}
+	}
+
+	// Every image from a variable whose default is the official image, so
+	// that a private registry's copies (or local stand-ins) can replace it.
+	for v, def := range map[string]string{
+		"NOMNOM_IMAGE": "nomnom", "NATS_IMAGE": "nats:" + natsServerVersion(t) + "-alpine",
+		"POSTGRES_IMAGE": "postgres:15", "GO_IMAGE": "golang:1.26",
+	} {
+		if !strings.Contains(string(raw), "${"+v+":-"+def+"}") {
+			t.Errorf("docker-compose.yml: no ${%s:-%s}", v, def)
+		}
+	}
+	if !strings.Contains(string(dockerfile), "ARG GO_IMAGE=golang:1.26\n") {
+		t.Error("Dockerfile: no ARG GO_IMAGE=golang:1.26")
+	}
+
 	// NATS and PostgreSQL as the README ("Docker compose") and the healthchecks expect them.
 	n := p.Services["nats"]
-	if !strings.HasPrefix(n.Image, "nats:2.10") {
-		t.Errorf("nats image %q, want nats:2.10", n.Image)
+	if want := "nats:" + natsServerVersion(t) + "-alpine"; n.Image != want {
+		t.Errorf("nats image %q, want %s: the server version of go.mod, which the tests embed", n.Image, want)
 	}
 	for _, arg := range []string{"-js", "-sd", "-m"} {
 		if !slices.Contains(n.Command, arg) {
@@ -242,11 +279,33 @@ func TestDockerComposeFile(t *testing.T) {
 		strings.HasPrefix(m[len(m)-1][1], "root") || strings.HasPrefix(m[len(m)-1][1], "0") {
 		t.Error("Dockerfile: the final stage must run as a non-root USER")
 	}
+	// Static binaries on an empty base, built on the builder's platform for
+	// the target one, with OCI labels.
+	froms := regexp.MustCompile(`(?m)^FROM\s+(.*)$`).FindAllStringSubmatch(string(dockerfile), -1)
+	if len(froms) == 0 || strings.TrimSpace(froms[len(froms)-1][1]) != "scratch" {
+		t.Error("Dockerfile: the final stage must be FROM scratch (no shell, no package manager)")
+	}
+	for _, want := range []string{"--platform=$BUILDPLATFORM", "ARG TARGETOS", "ARG TARGETARCH", "CGO_ENABLED=0",
+		"org.opencontainers.image.version=", "org.opencontainers.image.revision=", "org.opencontainers.image.source="} {
+		if !strings.Contains(string(dockerfile), want) {
+			t.Errorf("Dockerfile: lacks %s", want)
+		}
+	}
 	for _, flag := range []string{"-trimpath", `-s -w`, "github.com/nomnom-io/nomnom/cli.Version="} {
 		if !strings.Contains(string(dockerfile), flag) {
 			t.Errorf("Dockerfile: the build lacks %s", flag)
 		}
 	}
+}
+
+// natsServerVersion is the nats-server version of go.mod, without the v.
+func natsServerVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
+	if err != nil {
+		t.Fatalf("go list -m nats-server: %v", err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 }
 
 func checkDependsOn(t *testing.T, p *types.Project, name string, want map[string]string) {
@@ -284,45 +343,208 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// composeTarget returns a client for the running compose stack named by
-// NOMNOM_E2E_GATEWAY_URL, and its database URL (NOMNOM_E2E_DATABASE_URL,
-// optional), or skips the test when no stack is named.
-func composeTarget(t *testing.T) (*client, string) {
+// composeStack is a running `docker compose` stack, reached only through
+// the ports it publishes on 127.0.0.1, and driven with the compose command
+// (to scale, kill and restart its services).
+type composeStack struct {
+	client  *client
+	dbURL   string
+	compose []string // the compose command with its project, env file and file; nil: no control
+}
+
+// composeTarget returns the stack named by NOMNOM_E2E_GATEWAY_URL,
+// NOMNOM_E2E_DATABASE_URL and NOMNOM_E2E_COMPOSE (the compose command line,
+// e.g. "docker compose -p nomnom-e2e --env-file images.env"), as
+// `make compose-e2e` sets them, or skips the test when no stack is named.
+func composeTarget(t *testing.T) *composeStack {
 	t.Helper()
 	gw := os.Getenv("NOMNOM_E2E_GATEWAY_URL")
 	if gw == "" {
-		t.Skip("e2e: NOMNOM_E2E_GATEWAY_URL is not set; run `docker compose up -d` and `make e2e-compose`")
+		t.Skip("e2e: NOMNOM_E2E_GATEWAY_URL is not set; `make compose-e2e` builds, starts and tests the compose stack")
 	}
-	return newClient(gw), os.Getenv("NOMNOM_E2E_DATABASE_URL")
-}
-
-// TestComposeHealth checks that the stack's gateway is up with every
-// dependency.
-func TestComposeHealth(t *testing.T) {
-	t.Parallel()
-	c, _ := composeTarget(t)
-	a, h, err := c.health()
-	if err != nil || a.code != 200 || h["status"] != "ok" {
-		t.Fatalf("GET /health: %s (%v)", a, err)
-	}
-	m, err := c.do("GET", "/metrics", "", nil)
-	if err != nil || m.code != 200 || !strings.Contains(string(m.body), "nomnom_") {
-		t.Fatalf("GET /metrics: %d (%v)", m.code, err)
+	return &composeStack{
+		client:  newClient(gw),
+		dbURL:   os.Getenv("NOMNOM_E2E_DATABASE_URL"),
+		compose: strings.Fields(os.Getenv("NOMNOM_E2E_COMPOSE")),
 	}
 }
 
-// TestComposeExampleData is TestExampleData against the compose stack.
-func TestComposeExampleData(t *testing.T) {
-	t.Parallel()
-	c, dbURL := composeTarget(t)
-	exampleData(t, "compose example data", c, dbURL)
+// control skips the test when the stack cannot be driven.
+func (s *composeStack) control(t *testing.T) {
+	t.Helper()
+	if len(s.compose) == 0 {
+		t.Skip("e2e: NOMNOM_E2E_COMPOSE is not set; the stack cannot be scaled or restarted")
+	}
+	if s.dbURL == "" {
+		t.Skip("e2e: NOMNOM_E2E_DATABASE_URL is not set; counts need the database")
+	}
 }
 
-// TestComposeMalformedMessages checks, against the compose stack, that the
-// malformed orders end failed naming their field paths.
-func TestComposeMalformedMessages(t *testing.T) {
-	t.Parallel()
-	c, _ := composeTarget(t)
-	ids, failed := postMalformed(t, c)
-	t.Logf("e2e: compose malformed: sent=%d completed=0 rows=0 duplicates=0 lost=%d (failed=%d)", len(ids), len(ids)-failed, failed)
+// run runs the compose command with args and returns its output.
+func (s *composeStack) run(t *testing.T, args ...string) string {
+	t.Helper()
+	return command(t, append(slices.Clone(s.compose), args...)...)
+}
+
+// command runs a command and returns its output, failing the test on error.
+func command(t *testing.T, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return string(out)
+}
+
+// container is one worker container as Docker reports it.
+type container struct {
+	id, state, health, metricsURL string
+}
+
+// workers returns the stack's worker containers, running or not.
+func (s *composeStack) workers(t *testing.T) []container {
+	t.Helper()
+	var out []container
+	for _, id := range strings.Fields(s.run(t, "ps", "-q", "worker")) {
+		f := strings.Fields(command(t, "docker", "inspect", "-f",
+			`{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{range $p, $b := .NetworkSettings.Ports}}{{if eq $p "9090/tcp"}}{{range $b}}{{.HostIp}}:{{.HostPort}}{{end}}{{end}}{{end}}`, id))
+		c := container{id: id[:min(12, len(id))], state: f[0], health: f[1]}
+		if len(f) > 2 {
+			c.metricsURL = "http://" + f[2]
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// scaleWorkers runs n workers and waits until n are running and healthy.
+func (s *composeStack) scaleWorkers(t *testing.T, n int) []container {
+	t.Helper()
+	s.run(t, "up", "-d", "--no-deps", "--no-build", "--scale", fmt.Sprintf("worker=%d", n), "worker")
+	var healthy []container
+	waitFor(t, fmt.Sprintf("%d healthy workers", n), 3*time.Minute, func() bool {
+		healthy = healthy[:0]
+		for _, c := range s.workers(t) {
+			if c.state == "running" && c.health == "healthy" && c.metricsURL != "" {
+				healthy = append(healthy, c)
+			}
+		}
+		return len(healthy) == n
+	})
+	for _, c := range healthy {
+		if !strings.HasPrefix(c.metricsURL, "http://127.0.0.1:") {
+			t.Fatalf("worker %s: metrics published on %s, want 127.0.0.1", c.id, c.metricsURL)
+		}
+	}
+	return healthy
+}
+
+// ordersFrom returns n example orders with keys of their own: offset
+// apart from every other scenario's, so that each counts only its rows.
+func ordersFrom(t *testing.T, n, offset int) []order {
+	t.Helper()
+	many := manyOrders(t, n)
+	for i := range many {
+		many[i] = rekey(t, many[i], offset)
+	}
+	return many
+}
+
+// TestComposeStack runs the scenarios against the compose stack one after
+// the other (they share one stream and one database): health, the example
+// data, malformed messages, three workers on one consumer, a worker
+// container killed mid-load and NATS restarted mid-load. Every load ends
+// with exact counts in PostgreSQL: sent = completed, no duplicate row,
+// nothing lost.
+func TestComposeStack(t *testing.T) {
+	s := composeTarget(t)
+	c := s.client
+
+	t.Run("health", func(t *testing.T) {
+		a, h, err := c.health()
+		if err != nil || a.code != 200 || h["status"] != "ok" {
+			t.Fatalf("GET /health: %s (%v)", a, err)
+		}
+		m, err := c.do("GET", "/metrics", "", nil)
+		if err != nil || m.code != 200 || !strings.Contains(string(m.body), "nomnom_") {
+			t.Fatalf("GET /metrics: %d (%v)", m.code, err)
+		}
+	})
+
+	t.Run("example data", func(t *testing.T) {
+		exampleData(t, "compose example data", c, s.dbURL)
+	})
+
+	t.Run("malformed messages", func(t *testing.T) {
+		ids, failed := postMalformed(t, c)
+		t.Logf("e2e: compose malformed: sent=%d completed=0 rows=0 duplicates=0 lost=%d (failed=%d)", len(ids), len(ids)-failed, failed)
+	})
+
+	t.Run("three workers", func(t *testing.T) {
+		s.control(t)
+		workers := s.scaleWorkers(t, 3)
+		before := map[string]int{}
+		for _, w := range workers {
+			before[w.id] = completedAt(t, w.id, w.metricsURL)
+		}
+		orders := ordersFrom(t, 600, 10_000_000)
+		ids := postBatches(t, c, orders, 20)
+		settle(t, "compose three workers", c, s.dbURL, ids, orders)
+		total := 0
+		for _, w := range workers {
+			n := completedAt(t, w.id, w.metricsURL) - before[w.id]
+			t.Logf("e2e: compose three workers: container %s completed=%d", w.id, n)
+			if n == 0 {
+				t.Errorf("worker container %s completed nothing: the consumer is not shared", w.id)
+			}
+			total += n
+		}
+		if total < len(ids) {
+			t.Errorf("the workers' metrics count %d completed messages, want at least %d", total, len(ids))
+		}
+	})
+
+	t.Run("worker container killed", func(t *testing.T) {
+		s.control(t)
+		workers := s.scaleWorkers(t, 3)
+		orders := ordersFrom(t, 900, 20_000_000)
+		load := postInBackground(c, orders, 30)
+		waitFor(t, "the first completed message", completionDeadline, func() bool {
+			sent := load.sentSoFar()
+			return len(sent) > 0 && statusCounts(t, s.dbURL, sent)["completed"] > 0
+		})
+		victim := workers[0]
+		command(t, "docker", "kill", "--signal", "KILL", victim.id)
+		sent := load.sentSoFar()
+		t.Logf("e2e: compose worker killed: container %s at sent=%d completed=%d", victim.id, len(sent), statusCounts(t, s.dbURL, sent)["completed"])
+		ids := load.wait(t)
+		settle(t, "compose worker killed", c, s.dbURL, ids, orders)
+		s.scaleWorkers(t, 3)
+	})
+
+	t.Run("nats restarted", func(t *testing.T) {
+		s.control(t)
+		orders := ordersFrom(t, 600, 30_000_000)
+		load := postSteadily(c, orders, 40)
+		waitFor(t, "a quarter of the load", completionDeadline, func() bool { return load.accepted() >= len(orders)/4 })
+		s.run(t, "restart", "nats")
+		t.Logf("e2e: compose nats restarted at accepted=%d", load.accepted())
+		<-load.done
+		load.mu.Lock()
+		ids, gaveUp, refusals := slices.Clone(load.ids), load.gaveUp, maps.Clone(load.refusals)
+		load.mu.Unlock()
+		t.Logf("e2e: compose nats restarted: refused and retried %v", refusals)
+		if gaveUp > 0 || len(ids) != len(orders) {
+			t.Fatalf("%d of %d orders were never accepted (%d gave up)", len(orders)-len(ids), len(orders), gaveUp)
+		}
+		settle(t, "compose nats restarted", c, s.dbURL, ids, orders)
+		waitFor(t, "gateway health after the restart", time.Minute, func() bool {
+			a, h, err := c.health()
+			return err == nil && a.code == 200 && h["status"] == "ok"
+		})
+	})
 }

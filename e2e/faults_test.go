@@ -58,9 +58,16 @@ func TestThreeWorkers(t *testing.T) {
 // from a worker's /metrics.
 func completedByWorker(t testing.TB, w *workerProc) int {
 	t.Helper()
-	resp, err := http.Get(w.metricsURL + "/metrics")
+	return completedAt(t, w.name, w.metricsURL)
+}
+
+// completedAt reads nomnom_worker_messages_total{outcome="completed"} from
+// the /metrics of the worker called name at metricsURL.
+func completedAt(t testing.TB, name, metricsURL string) int {
+	t.Helper()
+	resp, err := http.Get(metricsURL + "/metrics")
 	if err != nil {
-		t.Fatalf("%s /metrics: %v", w.name, err)
+		t.Fatalf("%s /metrics: %v", name, err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -69,7 +76,7 @@ func completedByWorker(t testing.TB, w *workerProc) int {
 		if strings.HasPrefix(line, `nomnom_worker_messages_total{outcome="completed"} `) {
 			f, err := strconv.ParseFloat(strings.Fields(line)[1], 64)
 			if err != nil {
-				t.Fatalf("%s /metrics: %q: %v", w.name, line, err)
+				t.Fatalf("%s /metrics: %q: %v", name, line, err)
 			}
 			return int(f)
 		}

@@ -47,6 +47,7 @@ commands:
                            platform migrations (schema_migrations), then the entity
                            migrations (%[2]s); down reverts entity migrations only
   dlq list|redrive         inspect and redrive dead-lettered messages
+  healthcheck              exit 0 when the local worker is ready (container healthchecks)
   version                  print the version
 
 Run '%[1]s <command> -h' for a command's flags and environment.
@@ -76,6 +77,8 @@ func run(ctx context.Context, app App, args []string, stdout, stderr io.Writer) 
 		err = runMigrate(ctx, app, args, stdout, stderr)
 	case "dlq":
 		err = dlqcmd.Run(ctx, app.Name, args, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, app, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, app.Name, Version)
 	case "help":
