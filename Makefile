@@ -10,7 +10,7 @@ PORT      ?= 8080
 # Only `run` passes these on: the tests must never pick them up.
 RUN_ENV = DATABASE_URL='$(DATABASE_URL)' NATS_URL='$(NATS_URL)' PORT='$(PORT)'
 
-.PHONY: build build-platform run test test-short generate check-generated e2e e2e-compose bench helm-test clean
+.PHONY: build build-platform run test test-short generate check-generated e2e compose-e2e e2e-compose images bench helm-test clean
 
 SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
@@ -53,10 +53,22 @@ generate:
 e2e:
 	$(GO) test -count=1 -v -timeout 30m ./e2e/...
 
-## e2e-compose: the same suite against a running `docker compose up` stack.
+## images: the nomnom image and, where Docker Hub cannot be reached, local
+## stand-ins for PostgreSQL, NATS and the Go build image (deploy/images).
+images:
+	deploy/images/build.sh .nomnom/images.env
+
+## compose-e2e: build the images, start docker-compose.yml, wait for health,
+## run the compose end-to-end tests, remove the stack and its volumes.
+compose-e2e:
+	scripts/compose-e2e.sh
+
+## e2e-compose: the compose tests against a stack already up on the
+## compose file's default ports (`docker compose up -d --wait`).
 e2e-compose:
-	NOMNOM_E2E_GATEWAY_URL=http://localhost:8080 \
-	NOMNOM_E2E_DATABASE_URL=postgres://nomnom:nomnom@localhost:5432/nomnom?sslmode=disable \
+	NOMNOM_E2E_GATEWAY_URL=http://127.0.0.1:$${GATEWAY_PORT:-18080} \
+	NOMNOM_E2E_DATABASE_URL="postgres://nomnom:nomnom@127.0.0.1:$${POSTGRES_PORT:-15432}/nomnom?sslmode=disable" \
+	NOMNOM_E2E_COMPOSE="docker compose" \
 	$(GO) test -count=1 -v -timeout 30m -run Compose ./e2e/...
 
 ## bench: baselines and nomnom side by side, printed as ratios.

@@ -197,5 +197,5 @@ func isGenerated(path string) bool {
 	defer f.Close()
 	line, _ := bufio.NewReader(f).ReadString('\n')
 	line = strings.TrimSpace(line)
-	return line == "// "+codegen.Header || line == "-- "+codegen.Header
+	return line == "// "+codegen.Header || line == "-- "+codegen.Header || line == "# "+codegen.Header
 }

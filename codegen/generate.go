@@ -55,6 +55,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"oneLine": func(s string) string { return strings.Join(strings.Fields(s), " ") },
 	"join":    strings.Join,
 	"inc":     func(i int) int { return i + 1 },
+	"upper":   strings.ToUpper,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Generate renders a validated model into files, keyed by their path under
@@ -72,6 +73,8 @@ func Generate(m *Model, opts Options) (map[string][]byte, error) {
 		path.Join(pkg, "persist.go"):                                    "persist.go.tmpl",
 		path.Join(pkg, "handler.go"):                                    "handler.go.tmpl",
 		path.Join("cmd", opts.Name+"-worker", "main.go"):                "main.go.tmpl",
+		path.Join("cmd", opts.Name+"-worker", "Dockerfile"):             "Dockerfile.tmpl",
+		path.Join("cmd", opts.Name+"-worker", "compose.yaml"):           "compose.yaml.tmpl",
 		path.Join("migrations", "migrations.go"):                        "migrations.go.tmpl",
 		path.Join("migrations", "0001_"+opts.Name+"_entities.up.sql"):   "up.sql.tmpl",
 		path.Join("migrations", "0001_"+opts.Name+"_entities.down.sql"): "down.sql.tmpl",

@@ -73,7 +73,7 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(data, again[name]) {
 					t.Errorf("%s differs between two runs", name)
 				}
-				if !bytes.HasPrefix(data, []byte("// "+Header)) && !bytes.HasPrefix(data, []byte("-- "+Header)) {
+				if !hasHeader(data) {
 					t.Errorf("%s does not start with the generated header", name)
 				}
 			}
@@ -83,6 +83,17 @@ func TestGolden(t *testing.T) {
 			compareGolden(t, c, got)
 		})
 	}
+}
+
+// hasHeader reports whether a file starts with the generated header of Go,
+// SQL, or Dockerfile and YAML files.
+func hasHeader(data []byte) bool {
+	for _, comment := range []string{"// ", "-- ", "# "} {
+		if bytes.HasPrefix(data, []byte(comment+Header)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c goldenCase) existing(t *testing.T) map[string]bool {
@@ -97,7 +108,7 @@ func (c goldenCase) existing(t *testing.T) map[string]bool {
 				return nil
 			}
 			data, _ := os.ReadFile(path)
-			if bytes.HasPrefix(data, []byte("// "+Header)) || bytes.HasPrefix(data, []byte("-- "+Header)) {
+			if hasHeader(data) {
 				rel, _ := filepath.Rel(c.want, path)
 				out[filepath.ToSlash(rel)] = true
 			}

@@ -15,6 +15,7 @@ import (
 type view struct {
 	Header     string
 	SQLHeader  string
+	HashHeader string // Dockerfile and YAML
 	Package    string
 	Name       string
 	Module     string
@@ -134,12 +135,13 @@ func (e *ventity) key(path string) string {
 
 func newView(m *Model, opts Options) *view {
 	v := &view{
-		Header:    "// " + Header,
-		SQLHeader: "-- " + Header,
-		Package:   opts.Package,
-		Name:      opts.Name,
-		Module:    opts.ModulePath,
-		MigTable:  opts.Name + "_schema_migrations",
+		Header:     "// " + Header,
+		SQLHeader:  "-- " + Header,
+		HashHeader: "# " + Header,
+		Package:    opts.Package,
+		Name:       opts.Name,
+		Module:     opts.ModulePath,
+		MigTable:   opts.Name + "_schema_migrations",
 	}
 	byName := map[string]*ventity{}
 	for _, e := range m.Entities {

@@ -31,6 +31,7 @@ import (
 
 const (
 	chartDir     = "nomnom"
+	umbrellaDir  = "nomnom-nats"
 	clusterFile  = "nomnom/values-cluster.yaml"
 	releaseName  = "prod"
 	namespace    = "ingest"
@@ -456,8 +457,8 @@ func seconds(t *testing.T, c corev1.Container, name string) int64 {
 	return int64(d / time.Second)
 }
 
-// checkGateway: readiness on /health, liveness on a path that does not fail
-// with NATS, preStop sleep, and a grace period longer than sleep + drain.
+// checkGateway: readiness on /readyz, liveness on /livez (which does not
+// fail with NATS), preStop sleep, and a grace period longer than sleep + drain.
 func checkGateway(t *testing.T, m *manifest, d *appsv1.Deployment) {
 	t.Helper()
 	c := d.Spec.Template.Spec.Containers[0]
@@ -469,17 +470,17 @@ func checkGateway(t *testing.T, m *manifest, d *appsv1.Deployment) {
 		t.Errorf("gateway runs %v %v", c.Command, c.Args)
 	}
 	r := c.ReadinessProbe
-	if r == nil || r.HTTPGet == nil || r.HTTPGet.Path != "/health" || r.HTTPGet.Port.String() != "http" {
-		t.Errorf("gateway readiness probe %+v, want GET /health on http", r)
+	if r == nil || r.HTTPGet == nil || r.HTTPGet.Path != "/readyz" || r.HTTPGet.Port.String() != "http" {
+		t.Errorf("gateway readiness probe %+v, want GET /readyz on http", r)
 	}
 	l := c.LivenessProbe
 	switch {
 	case l == nil:
 		t.Error("gateway has no liveness probe")
-	case l.HTTPGet != nil && l.HTTPGet.Path == "/health":
-		t.Error("gateway liveness on /health would restart every pod while NATS is down")
-	case l.HTTPGet != nil && (l.HTTPGet.Path != "/metrics" || l.HTTPGet.Port.String() != "http"):
-		t.Errorf("gateway liveness probe %+v, want GET /metrics on http", l.HTTPGet)
+	case l.HTTPGet != nil && (l.HTTPGet.Path == "/health" || l.HTTPGet.Path == "/readyz"):
+		t.Errorf("gateway liveness on %s would restart every pod while NATS is down", l.HTTPGet.Path)
+	case l.HTTPGet != nil && (l.HTTPGet.Path != "/livez" || l.HTTPGet.Port.String() != "http"):
+		t.Errorf("gateway liveness probe %+v, want GET /livez on http", l.HTTPGet)
 	case l.HTTPGet == nil && l.TCPSocket == nil:
 		t.Errorf("gateway liveness probe %+v is neither HTTP nor TCP", l)
 	}
@@ -507,12 +508,12 @@ func checkWorkerProbes(t *testing.T, c corev1.Container) {
 	if got := envValue(t, c, "METRICS_ADDR"); got != fmt.Sprintf(":%d", port) {
 		t.Errorf("METRICS_ADDR=%s but the metrics port is %d", got, port)
 	}
-	// /healthz fails while NATS or PostgreSQL is down: readiness only.
-	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("worker readiness probe %+v, want GET /healthz on metrics", p)
+	// /readyz fails while NATS or PostgreSQL is down: readiness only.
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker readiness probe %+v, want GET /readyz on metrics", p)
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("worker liveness probe %+v, want GET /metrics on metrics", p)
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker liveness probe %+v, want GET /livez on metrics", p)
 	}
 	if len(c.Args) == 0 || c.Args[0] != "run" {
 		t.Errorf("worker args %v, want run", c.Args)
@@ -788,8 +789,102 @@ func TestPreStopOnOlderClusters(t *testing.T) {
 	}
 }
 
-// TestLint is `helm lint` with the default and the cluster values: no errors
-// (the missing, optional NATS dependency is only a warning).
+// TestLint is `helm lint` with the default and the cluster values: no errors.
+func TestLint(t *testing.T) {
+	t.Parallel()
+	for _, files := range [][]string{nil, {clusterFile}} {
+		vals := renderValues(t, renderOpts{files: files, set: minimal})
+		lint := action.NewLint()
+		lint.Namespace = namespace
+		lint.KubeVersion = kube131
+		res := lint.Run([]string{chartDir}, vals)
+		for _, err := range res.Errors {
+			t.Errorf("lint %v: %v", files, err)
+		}
+		for _, msg := range res.Messages {
+			if msg.Severity >= support.ErrorSev {
+				t.Errorf("lint %v: %s", files, msg)
+			} else {
+				t.Logf("lint %v: %s", files, msg)
+			}
+		}
+		if res.TotalChartsLinted != 1 {
+			t.Errorf("linted %d charts", res.TotalChartsLinted)
+		}
+	}
+}
+
+// TestNATSDependency: the nomnom chart declares no dependency, so that it
+// renders and installs from a clean checkout without fetching anything; the
+// official NATS chart comes with the nomnom-nats chart, whose values point
+// every process and the scaler at that release's NATS services (whose names
+// follow the NATS chart's fullname rule).
+func TestNATSDependency(t *testing.T) {
+	t.Parallel()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deps := ch.Metadata.Dependencies; len(deps) > 0 {
+		t.Fatalf("Chart.yaml declares dependencies %v: the chart would not render without fetching them", deps)
+	}
+	if on, _ := ch.Values["nats"].(map[string]any)["sameRelease"].(bool); on {
+		t.Error("nats.sameRelease defaults to true; bring-your-own NATS must be the default")
+	}
+
+	umbrella, err := chartutil.LoadChartfile(umbrellaDir + "/Chart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"nomnom": "file://../nomnom", "nats": "https://nats-io.github.io/k8s/helm/charts/"}
+	for _, d := range umbrella.Dependencies {
+		if want[d.Name] != d.Repository {
+			t.Errorf("%s: dependency %s from %q, want %q", umbrellaDir, d.Name, d.Repository, want[d.Name])
+		}
+		if d.Name == "nomnom" && d.Version != ch.Metadata.Version {
+			t.Errorf("%s: depends on nomnom %s, the chart is %s", umbrellaDir, d.Version, ch.Metadata.Version)
+		}
+		delete(want, d.Name)
+	}
+	if len(want) > 0 {
+		t.Errorf("%s: missing dependencies %v", umbrellaDir, want)
+	}
+	uv, err := chartutil.ReadValuesFile(umbrellaDir + "/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := uv.Table("nomnom")
+	if err != nil {
+		t.Fatalf("%s/values.yaml: no nomnom values: %v", umbrellaDir, err)
+	}
+
+	// The nomnom chart as the umbrella renders it: its values under nomnom:.
+	tests := []struct {
+		release, wantURL, wantMon string
+	}{
+		{releaseName, "nats://prod-nats.ingest.svc.cluster.local:4222", "prod-nats-headless.ingest.svc.cluster.local:8222"},
+		{"nats", "nats://nats.ingest.svc.cluster.local:4222", "nats-headless.ingest.svc.cluster.local:8222"},
+	}
+	for _, tt := range tests {
+		vals := chartutil.CoalesceTables(renderValues(t, renderOpts{set: minimal}), sub.AsMap())
+		inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+		inst.DryRun, inst.ClientOnly, inst.Replace = true, true, true
+		inst.ReleaseName, inst.Namespace, inst.KubeVersion = tt.release, namespace, kube131
+		inst.APIVersions = chartutil.VersionSet{kedaAPI}
+		rel, err := inst.Run(ch, vals)
+		if err != nil {
+			t.Fatalf("release %s: %v", tt.release, err)
+		}
+		if !strings.Contains(rel.Manifest, `value: "`+tt.wantURL+`"`) {
+			t.Errorf("release %s: NATS_URL is not %s", tt.release, tt.wantURL)
+		}
+		if !strings.Contains(rel.Manifest, `natsServerMonitoringEndpoint: "`+tt.wantMon+`"`) {
+			t.Errorf("release %s: monitoring endpoint is not %s", tt.release, tt.wantMon)
+		}
+	}
+}
+
+// TestLint is `helm lint` with the default and the cluster values: no errors.
 func TestLint(t *testing.T) {
 	t.Parallel()
 	for _, files := range [][]string{nil, {clusterFile}} {

@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: deploy/images/build.sh ENV_FILE}
 here=deploy/images
+mkdir -p "$(dirname "$out")"
 
 log() { echo "images: $*" >&2; }
 
@@ -34,24 +35,7 @@ go_real=$(sed -n 's/^ARG GO_IMAGE=//p' Dockerfile)
 [ -n "$postgres_real" ] && [ -n "$nats_real" ] && [ -n "$go_real" ] ||
   { log "could not read the default images from docker-compose.yml and Dockerfile"; exit 1; }
 
-# build runs a BuildKit build: `docker buildx` when the client has it, else
-# a client with BuildKit built in (Docker 20.10 to 22, e.g. Debian's
-# docker.io at /usr/bin/docker).
-build() {
-  if docker buildx version >/dev/null 2>&1; then
-    docker buildx build --load "$@"
-    return
-  fi
-  local client
-  for client in docker /usr/bin/docker; do
-    if DOCKER_BUILDKIT=1 "$client" build --help 2>/dev/null | grep -q -- '--secret'; then
-      DOCKER_BUILDKIT=1 "$client" build "$@"
-      return
-    fi
-  done
-  log "no Docker client here builds with BuildKit: install docker-buildx (or Debian's docker.io)"
-  return 1
-}
+build() { "$here/docker-build.sh" "$@"; }
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 

@@ -47,7 +47,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) -}}
 {{- end -}}
 
-{{/* Service name of the NATS subchart, mirroring its own fullname rule. */}}
+{{/* Service name of the official NATS chart installed in the same release
+(nats.sameRelease), mirroring that chart's own fullname rule. */}}
 {{- define "nomnom.natsFullname" -}}
 {{- if .Values.nats.fullnameOverride -}}
 {{- .Values.nats.fullnameOverride | trunc 63 | trimSuffix "-" -}}
@@ -58,18 +59,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* NATS_URL: the subchart's client service, or nats.url. */}}
+{{/* NATS_URL: the same release's NATS client service, or nats.url. */}}
 {{- define "nomnom.natsURL" -}}
-{{- if .Values.nats.enabled -}}
+{{- if .Values.nats.sameRelease -}}
 {{- printf "nats://%s.%s.svc.cluster.local:4222" (include "nomnom.natsFullname" .) .Release.Namespace -}}
 {{- else -}}
-{{- required "nats.url is required when nats.enabled=false" .Values.nats.url -}}
+{{- required "nats.url is required unless nats.sameRelease=true" .Values.nats.url -}}
 {{- end -}}
 {{- end -}}
 
 {{/* host:port KEDA polls for consumer lag. */}}
 {{- define "nomnom.natsMonitoringEndpoint" -}}
-{{- if .Values.nats.enabled -}}
+{{- if .Values.nats.sameRelease -}}
 {{- printf "%s-headless.%s.svc.cluster.local:8222" (include "nomnom.natsFullname" .) .Release.Namespace -}}
 {{- else -}}
 {{- required "nats.monitoringEndpoint is required for the KEDA scaler" .Values.nats.monitoringEndpoint -}}
