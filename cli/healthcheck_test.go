@@ -42,19 +42,14 @@ func TestHealthcheck(t *testing.T) {
 	tests := []struct {
 		name     string
 		codes    map[string]int // nil: nothing listens
-		worker   bool
 		wantCode int
 		wantOut  string
 	}{
-		{"gateway ready", map[string]int{"/readyz": 200, "/health": 503}, false, 0, "/readyz: 200 OK"},
-		{"gateway not ready", map[string]int{"/readyz": 503, "/health": 200}, false, 1, "503 Service Unavailable: state of /readyz"},
-		{"gateway without /readyz", map[string]int{"/health": 200}, false, 0, "/health: 200 OK"},
-		{"gateway without /readyz, unhealthy", map[string]int{"/health": 503}, false, 1, "/health: 503"},
-		{"gateway down", nil, false, 1, "connection refused"},
-		{"worker ready", map[string]int{"/readyz": 200}, true, 0, "/readyz: 200 OK"},
-		{"worker not ready", map[string]int{"/readyz": 503, "/healthz": 200}, true, 1, "503 Service Unavailable"},
-		{"worker without /readyz", map[string]int{"/healthz": 200}, true, 0, "/healthz: 200 OK"},
-		{"worker down", nil, true, 1, "connection refused"},
+		{"gateway ready", map[string]int{"/readyz": 200, "/health": 503}, 0, "/readyz: 200 OK"},
+		{"gateway not ready", map[string]int{"/readyz": 503, "/health": 200}, 1, "503 Service Unavailable: state of /readyz"},
+		{"gateway without /readyz", map[string]int{"/health": 200}, 0, "/health: 200 OK"},
+		{"gateway without /readyz, unhealthy", map[string]int{"/health": 503}, 1, "/health: 503"},
+		{"gateway down", nil, 1, "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,12 +59,7 @@ func TestHealthcheck(t *testing.T) {
 				port = serve(t, tt.codes)
 			}
 			var out bytes.Buffer
-			var code int
-			if tt.worker {
-				code = runWorkerApp(context.Background(), testApp(), []string{"healthcheck", "--metrics-addr", ":" + port}, &out, &out)
-			} else {
-				code = run(context.Background(), []string{"healthcheck", "--port", port}, &out, &out)
-			}
+			code := run(context.Background(), []string{"healthcheck", "--port", port}, &out, &out)
 			if code != tt.wantCode || !strings.Contains(out.String(), tt.wantOut) {
 				t.Fatalf("exit %d, output %q; want exit %d and %q", code, out.String(), tt.wantCode, tt.wantOut)
 			}
@@ -96,9 +86,5 @@ func TestHealthcheckSettings(t *testing.T) {
 		if code := run(context.Background(), tt.args, &out, &out); code == 0 || !strings.Contains(out.String(), tt.want) {
 			t.Errorf("%v: exit %d, output %q; want an error with %q", tt.args, code, out.String(), tt.want)
 		}
-	}
-	out.Reset()
-	if code := runWorkerApp(context.Background(), testApp(), []string{"healthcheck", "--metrics-addr", ""}, &out, &out); code == 0 || !strings.Contains(out.String(), "METRICS_ADDR (--metrics-addr)") {
-		t.Errorf("empty METRICS_ADDR: exit %d, output %q", code, out.String())
 	}
 }

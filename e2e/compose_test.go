@@ -291,7 +291,7 @@ func TestDockerComposeFile(t *testing.T) {
 			t.Errorf("Dockerfile: lacks %s", want)
 		}
 	}
-	for _, flag := range []string{"-trimpath", `-s -w`, "github.com/nomnom-io/nomnom/cli.Version="} {
+	for _, flag := range []string{"-trimpath", `-s -w`, "github.com/nomnom-io/nomnom/cli.Version=", "github.com/nomnom-io/nomnom/workercmd.Version="} {
 		if !strings.Contains(string(dockerfile), flag) {
 			t.Errorf("Dockerfile: the build lacks %s", flag)
 		}
