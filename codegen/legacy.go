@@ -293,7 +293,9 @@ func (r *reader) legacyPersistence(n *yaml.Node, path string, e *Entity) {
 				"autogenerate": func(v *yaml.Node, p string) { r.boolean(v, p) },
 			})
 		},
-		"field_overrides": func(v *yaml.Node, p string) { r.overrides = append(r.overrides, r.list(v, p)...); r.overridesPath = p },
+		"field_overrides": func(v *yaml.Node, p string) {
+			r.overrides, r.overridesPath = r.list(v, p), p
+		},
 	})
 }
 
