@@ -43,83 +43,83 @@ func Decode(entityType string, body []byte) (*Rows, error) {
 	return rows, nil
 }
 
-func decodeCustomer(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeCustomer(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Customer
 	{
-		v, ok := rt.Lookup(obj, "customer_key")
+		v, ok := obj.Lookup("customer_key")
 		r.CustomerKey = rt.Required(e, v, ok, rt.At(base, "customer_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "name")
+		v, ok := obj.Lookup("name")
 		r.Name = rt.Required(e, v, ok, rt.At(base, "name"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "address")
+		v, ok := obj.Lookup("address")
 		r.Address = rt.Optional(e, v, ok, rt.At(base, "address"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "nation_key")
+		v, ok := obj.Lookup("nation_key")
 		r.NationKey = rt.Optional(e, v, ok, rt.At(base, "nation_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "phone")
+		v, ok := obj.Lookup("phone")
 		r.Phone = rt.Optional(e, v, ok, rt.At(base, "phone"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "account_balance")
+		v, ok := obj.Lookup("account_balance")
 		r.AccountBalance = rt.Required(e, v, ok, rt.At(base, "account_balance"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "market_segment")
+		v, ok := obj.Lookup("market_segment")
 		r.MarketSegment = rt.Optional(e, v, ok, rt.At(base, "market_segment"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &noRules, rt.String)
 	}
 	rows.Customer = append(rows.Customer, r)
 }
 
-func decodeOrder(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeOrder(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Order
 	{
-		v, ok := rt.Lookup(obj, "order_key")
+		v, ok := obj.Lookup("order_key")
 		r.OrderKey = rt.Required(e, v, ok, rt.At(base, "order_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "customer_key")
+		v, ok := obj.Lookup("customer_key")
 		r.CustomerKey = rt.Required(e, v, ok, rt.At(base, "customer_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "order_status")
+		v, ok := obj.Lookup("order_status")
 		r.OrderStatus = rt.Required(e, v, ok, rt.At(base, "order_status"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "total_price")
+		v, ok := obj.Lookup("total_price")
 		r.TotalPrice = rt.Required(e, v, ok, rt.At(base, "total_price"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "order_date")
+		v, ok := obj.Lookup("order_date")
 		r.OrderDate = rt.Required(e, v, ok, rt.At(base, "order_date"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "order_priority")
+		v, ok := obj.Lookup("order_priority")
 		r.OrderPriority = rt.Optional(e, v, ok, rt.At(base, "order_priority"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "clerk")
+		v, ok := obj.Lookup("clerk")
 		r.Clerk = rt.Optional(e, v, ok, rt.At(base, "clerk"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "ship_priority")
+		v, ok := obj.Lookup("ship_priority")
 		r.ShipPriority = rt.Optional(e, v, ok, rt.At(base, "ship_priority"), &noRules, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &rulesOrderComment, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "line_items")
+		v, ok := obj.Lookup("line_items")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "line_items")) {
 			decodeOrderLineItem(e, item, rt.ItemBase(base, "line_items", i), rows, &r)
 		}
@@ -127,96 +127,96 @@ func decodeOrder(e *rt.Errors, obj any, base string, rows *Rows) {
 	rows.Order = append(rows.Order, r)
 }
 
-func decodeOrderLineItem(e *rt.Errors, obj any, base string, rows *Rows, ancOrder *Order) {
+func decodeOrderLineItem(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancOrder *Order) {
 	var r OrderLineItem
 	r.OrderKey = ancOrder.OrderKey
 	{
-		v, ok := rt.Lookup(obj, "line_number")
+		v, ok := obj.Lookup("line_number")
 		r.LineNumber = rt.Required(e, v, ok, rt.At(base, "line_number"), &noRules, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "part_key")
+		v, ok := obj.Lookup("part_key")
 		r.PartKey = rt.Required(e, v, ok, rt.At(base, "part_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "supplier_key")
+		v, ok := obj.Lookup("supplier_key")
 		r.SupplierKey = rt.Optional(e, v, ok, rt.At(base, "supplier_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "quantity")
+		v, ok := obj.Lookup("quantity")
 		r.Quantity = rt.Required(e, v, ok, rt.At(base, "quantity"), &noRules, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "extended_price")
+		v, ok := obj.Lookup("extended_price")
 		r.ExtendedPrice = rt.Required(e, v, ok, rt.At(base, "extended_price"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "discount")
+		v, ok := obj.Lookup("discount")
 		r.Discount = rt.Optional(e, v, ok, rt.At(base, "discount"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "tax")
+		v, ok := obj.Lookup("tax")
 		r.Tax = rt.Optional(e, v, ok, rt.At(base, "tax"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "return_flag")
+		v, ok := obj.Lookup("return_flag")
 		r.ReturnFlag = rt.Optional(e, v, ok, rt.At(base, "return_flag"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "line_status")
+		v, ok := obj.Lookup("line_status")
 		r.LineStatus = rt.Optional(e, v, ok, rt.At(base, "line_status"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "ship_date")
+		v, ok := obj.Lookup("ship_date")
 		r.ShipDate = rt.Optional(e, v, ok, rt.At(base, "ship_date"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "commit_date")
+		v, ok := obj.Lookup("commit_date")
 		r.CommitDate = rt.Optional(e, v, ok, rt.At(base, "commit_date"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "receipt_date")
+		v, ok := obj.Lookup("receipt_date")
 		r.ReceiptDate = rt.Optional(e, v, ok, rt.At(base, "receipt_date"), &noRules, rt.String)
 	}
 	rows.OrderLineItem = append(rows.OrderLineItem, r)
 }
 
-func decodeProduct(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeProduct(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Product
 	{
-		v, ok := rt.Lookup(obj, "part_key")
+		v, ok := obj.Lookup("part_key")
 		r.PartKey = rt.Required(e, v, ok, rt.At(base, "part_key"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "name")
+		v, ok := obj.Lookup("name")
 		r.Name = rt.Required(e, v, ok, rt.At(base, "name"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "manufacturer")
+		v, ok := obj.Lookup("manufacturer")
 		r.Manufacturer = rt.Optional(e, v, ok, rt.At(base, "manufacturer"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "brand")
+		v, ok := obj.Lookup("brand")
 		r.Brand = rt.Optional(e, v, ok, rt.At(base, "brand"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "product_type")
+		v, ok := obj.Lookup("product_type")
 		r.ProductType = rt.Optional(e, v, ok, rt.At(base, "product_type"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "size")
+		v, ok := obj.Lookup("size")
 		r.Size = rt.Optional(e, v, ok, rt.At(base, "size"), &noRules, rt.Int64)
 	}
 	{
-		v, ok := rt.Lookup(obj, "container")
+		v, ok := obj.Lookup("container")
 		r.Container = rt.Optional(e, v, ok, rt.At(base, "container"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "retail_price")
+		v, ok := obj.Lookup("retail_price")
 		r.RetailPrice = rt.Required(e, v, ok, rt.At(base, "retail_price"), &noRules, rt.Float)
 	}
 	{
-		v, ok := rt.Lookup(obj, "comment")
+		v, ok := obj.Lookup("comment")
 		r.Comment = rt.Optional(e, v, ok, rt.At(base, "comment"), &noRules, rt.String)
 	}
 	rows.Product = append(rows.Product, r)

@@ -3,37 +3,15 @@
 package originlegacy
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/nomnom-io/nomnom/codegen/rt"
-	"github.com/nomnom-io/nomnom/wire"
 	"github.com/nomnom-io/nomnom/worker"
 )
 
-// Handler writes the entities of a batch of messages: every valid message's
-// rows go to PostgreSQL in one round trip, an invalid one fails permanently
-// with every invalid value named.
-type Handler struct{}
-
-// NewHandler returns the handler the worker runtime calls.
-func NewHandler() worker.Handler { return Handler{} }
-
-// Handle implements worker.Handler.
-func (Handler) Handle(ctx context.Context, tx pgx.Tx, batch []*wire.Envelope) ([]worker.Result, error) {
-	b := rt.NewBatch(tables)
-	results := make([]worker.Result, len(batch))
-	for i, env := range batch {
-		rows, err := Decode(env.EntityTypeOrEmpty(), env.Body)
-		if err != nil {
-			results[i].Err = worker.Permanent(err)
-			continue
-		}
-		results[i].Entities = rows.add(b)
-	}
-	if err := b.Write(ctx, tx); err != nil {
-		return nil, err
-	}
-	return results, nil
+// NewHandler returns the handler the worker runtime calls: it decodes each
+// message of a batch with Decode and writes the rows of the valid ones to
+// the entity tables.
+func NewHandler() worker.Handler {
+	return rt.NewHandler(tables, func(entityType string, body []byte) (rt.Rows, error) {
+		return Decode(entityType, body)
+	})
 }

@@ -4,57 +4,190 @@ package originlegacy
 
 import "github.com/nomnom-io/nomnom/codegen/rt"
 
+// The positions of the entity tables in tables, parents first.
+const (
+	tableCustomer = iota
+	tableOrder
+	tableProduct
+	tableOrderLineItem
+)
+
 // tables are the entity tables, parents first.
 var tables = []*rt.Table{
-	{
+	tableCustomer: {
 		Name:    "customers",
-		Columns: 8,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO customers AS t (customer_key, name, address, nation_key, phone, account_balance, market_segment, comment) SELECT u.customer_key::text, u.name::text, u.address::text, u.nation_key::text, u.phone::text, u.account_balance::double precision, u.market_segment::text, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(customer_key, name, address, nation_key, phone, account_balance, market_segment, comment) ON CONFLICT (customer_key) DO UPDATE SET name = EXCLUDED.name, address = EXCLUDED.address, nation_key = EXCLUDED.nation_key, phone = EXCLUDED.phone, account_balance = EXCLUDED.account_balance, market_segment = EXCLUDED.market_segment, comment = EXCLUDED.comment WHERE (t.name, t.address, t.nation_key, t.phone, t.account_balance, t.market_segment, t.comment) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.address, EXCLUDED.nation_key, EXCLUDED.phone, EXCLUDED.account_balance, EXCLUDED.market_segment, EXCLUDED.comment)",
+		Columns: []string{"customer_key", "name", "address", "nation_key", "phone", "account_balance", "market_segment", "comment"},
+		Unicity: []string{"customer_key"},
+		SQL:     upsertCustomer,
 	},
-	{
+	tableOrder: {
 		Name:    "orders",
-		Columns: 9,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO orders AS t (order_key, customer_key, order_status, total_price, order_date, order_priority, clerk, ship_priority, comment) SELECT u.order_key::text, u.customer_key::text, u.order_status::text, u.total_price::double precision, u.order_date::text, u.order_priority::text, u.clerk::text, u.ship_priority::bigint, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(order_key, customer_key, order_status, total_price, order_date, order_priority, clerk, ship_priority, comment) ON CONFLICT (order_key) DO UPDATE SET customer_key = EXCLUDED.customer_key, order_status = EXCLUDED.order_status, total_price = EXCLUDED.total_price, order_date = EXCLUDED.order_date, order_priority = EXCLUDED.order_priority, clerk = EXCLUDED.clerk, ship_priority = EXCLUDED.ship_priority, comment = EXCLUDED.comment WHERE (t.customer_key, t.order_status, t.total_price, t.order_date, t.order_priority, t.clerk, t.ship_priority, t.comment) IS DISTINCT FROM (EXCLUDED.customer_key, EXCLUDED.order_status, EXCLUDED.total_price, EXCLUDED.order_date, EXCLUDED.order_priority, EXCLUDED.clerk, EXCLUDED.ship_priority, EXCLUDED.comment)",
+		Columns: []string{"order_key", "customer_key", "order_status", "total_price", "order_date", "order_priority", "clerk", "ship_priority", "comment"},
+		Unicity: []string{"order_key"},
+		SQL:     upsertOrder,
 	},
-	{
+	tableProduct: {
 		Name:    "products",
-		Columns: 9,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO products AS t (part_key, name, manufacturer, brand, product_type, size, container, retail_price, comment) SELECT u.part_key::text, u.name::text, u.manufacturer::text, u.brand::text, u.product_type::text, u.size::bigint, u.container::text, u.retail_price::double precision, u.comment::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(part_key, name, manufacturer, brand, product_type, size, container, retail_price, comment) ON CONFLICT (part_key) DO UPDATE SET name = EXCLUDED.name, manufacturer = EXCLUDED.manufacturer, brand = EXCLUDED.brand, product_type = EXCLUDED.product_type, size = EXCLUDED.size, container = EXCLUDED.container, retail_price = EXCLUDED.retail_price, comment = EXCLUDED.comment WHERE (t.name, t.manufacturer, t.brand, t.product_type, t.size, t.container, t.retail_price, t.comment) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.manufacturer, EXCLUDED.brand, EXCLUDED.product_type, EXCLUDED.size, EXCLUDED.container, EXCLUDED.retail_price, EXCLUDED.comment)",
+		Columns: []string{"part_key", "name", "manufacturer", "brand", "product_type", "size", "container", "retail_price", "comment"},
+		Unicity: []string{"part_key"},
+		SQL:     upsertProduct,
 	},
-	{
+	tableOrderLineItem: {
 		Name:    "order_line_items",
-		Columns: 13,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO order_line_items AS t (order_key, line_number, part_key, supplier_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date) SELECT u.order_key::text, u.line_number::bigint, u.part_key::text, u.supplier_key::text, u.quantity::bigint, u.extended_price::double precision, u.discount::double precision, u.tax::double precision, u.return_flag::text, u.line_status::text, u.ship_date::text, u.commit_date::text, u.receipt_date::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS u(order_key, line_number, part_key, supplier_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date) ON CONFLICT (order_key, line_number) DO UPDATE SET part_key = EXCLUDED.part_key, supplier_key = EXCLUDED.supplier_key, quantity = EXCLUDED.quantity, extended_price = EXCLUDED.extended_price, discount = EXCLUDED.discount, tax = EXCLUDED.tax, return_flag = EXCLUDED.return_flag, line_status = EXCLUDED.line_status, ship_date = EXCLUDED.ship_date, commit_date = EXCLUDED.commit_date, receipt_date = EXCLUDED.receipt_date WHERE (t.part_key, t.supplier_key, t.quantity, t.extended_price, t.discount, t.tax, t.return_flag, t.line_status, t.ship_date, t.commit_date, t.receipt_date) IS DISTINCT FROM (EXCLUDED.part_key, EXCLUDED.supplier_key, EXCLUDED.quantity, EXCLUDED.extended_price, EXCLUDED.discount, EXCLUDED.tax, EXCLUDED.return_flag, EXCLUDED.line_status, EXCLUDED.ship_date, EXCLUDED.commit_date, EXCLUDED.receipt_date)",
+		Columns: []string{"order_key", "line_number", "part_key", "supplier_key", "quantity", "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date", "commit_date", "receipt_date"},
+		Unicity: []string{"order_key", "line_number"},
+		SQL:     upsertOrderLineItem,
 	},
 }
 
-// add queues the rows of one message and counts them per table.
-func (rows *Rows) add(b *rt.Batch) map[string]int {
+// upsertCustomer writes a batch of customers rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertCustomer = `
+INSERT INTO customers AS t (customer_key, name, address, nation_key, phone, account_balance, market_segment, comment)
+SELECT
+    u.customer_key::text,
+    u.name::text,
+    u.address::text,
+    u.nation_key::text,
+    u.phone::text,
+    u.account_balance::double precision,
+    u.market_segment::text,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+    AS u (customer_key, name, address, nation_key, phone, account_balance, market_segment, comment)
+ON CONFLICT (customer_key)
+DO UPDATE SET
+    name = EXCLUDED.name,
+    address = EXCLUDED.address,
+    nation_key = EXCLUDED.nation_key,
+    phone = EXCLUDED.phone,
+    account_balance = EXCLUDED.account_balance,
+    market_segment = EXCLUDED.market_segment,
+    comment = EXCLUDED.comment
+WHERE (t.name, t.address, t.nation_key, t.phone, t.account_balance, t.market_segment, t.comment)
+    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.address, EXCLUDED.nation_key, EXCLUDED.phone, EXCLUDED.account_balance, EXCLUDED.market_segment, EXCLUDED.comment)`
+
+// upsertOrder writes a batch of orders rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertOrder = `
+INSERT INTO orders AS t (order_key, customer_key, order_status, total_price, order_date, order_priority, clerk, ship_priority, comment)
+SELECT
+    u.order_key::text,
+    u.customer_key::text,
+    u.order_status::text,
+    u.total_price::double precision,
+    u.order_date::text,
+    u.order_priority::text,
+    u.clerk::text,
+    u.ship_priority::bigint,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+    AS u (order_key, customer_key, order_status, total_price, order_date, order_priority, clerk, ship_priority, comment)
+ON CONFLICT (order_key)
+DO UPDATE SET
+    customer_key = EXCLUDED.customer_key,
+    order_status = EXCLUDED.order_status,
+    total_price = EXCLUDED.total_price,
+    order_date = EXCLUDED.order_date,
+    order_priority = EXCLUDED.order_priority,
+    clerk = EXCLUDED.clerk,
+    ship_priority = EXCLUDED.ship_priority,
+    comment = EXCLUDED.comment
+WHERE (t.customer_key, t.order_status, t.total_price, t.order_date, t.order_priority, t.clerk, t.ship_priority, t.comment)
+    IS DISTINCT FROM (EXCLUDED.customer_key, EXCLUDED.order_status, EXCLUDED.total_price, EXCLUDED.order_date, EXCLUDED.order_priority, EXCLUDED.clerk, EXCLUDED.ship_priority, EXCLUDED.comment)`
+
+// upsertProduct writes a batch of products rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertProduct = `
+INSERT INTO products AS t (part_key, name, manufacturer, brand, product_type, size, container, retail_price, comment)
+SELECT
+    u.part_key::text,
+    u.name::text,
+    u.manufacturer::text,
+    u.brand::text,
+    u.product_type::text,
+    u.size::bigint,
+    u.container::text,
+    u.retail_price::double precision,
+    u.comment::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+    AS u (part_key, name, manufacturer, brand, product_type, size, container, retail_price, comment)
+ON CONFLICT (part_key)
+DO UPDATE SET
+    name = EXCLUDED.name,
+    manufacturer = EXCLUDED.manufacturer,
+    brand = EXCLUDED.brand,
+    product_type = EXCLUDED.product_type,
+    size = EXCLUDED.size,
+    container = EXCLUDED.container,
+    retail_price = EXCLUDED.retail_price,
+    comment = EXCLUDED.comment
+WHERE (t.name, t.manufacturer, t.brand, t.product_type, t.size, t.container, t.retail_price, t.comment)
+    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.manufacturer, EXCLUDED.brand, EXCLUDED.product_type, EXCLUDED.size, EXCLUDED.container, EXCLUDED.retail_price, EXCLUDED.comment)`
+
+// upsertOrderLineItem writes a batch of order_line_items rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertOrderLineItem = `
+INSERT INTO order_line_items AS t (order_key, line_number, part_key, supplier_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date)
+SELECT
+    u.order_key::text,
+    u.line_number::bigint,
+    u.part_key::text,
+    u.supplier_key::text,
+    u.quantity::bigint,
+    u.extended_price::double precision,
+    u.discount::double precision,
+    u.tax::double precision,
+    u.return_flag::text,
+    u.line_status::text,
+    u.ship_date::text,
+    u.commit_date::text,
+    u.receipt_date::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+    AS u (order_key, line_number, part_key, supplier_key, quantity, extended_price, discount, tax, return_flag, line_status, ship_date, commit_date, receipt_date)
+ON CONFLICT (order_key, line_number)
+DO UPDATE SET
+    part_key = EXCLUDED.part_key,
+    supplier_key = EXCLUDED.supplier_key,
+    quantity = EXCLUDED.quantity,
+    extended_price = EXCLUDED.extended_price,
+    discount = EXCLUDED.discount,
+    tax = EXCLUDED.tax,
+    return_flag = EXCLUDED.return_flag,
+    line_status = EXCLUDED.line_status,
+    ship_date = EXCLUDED.ship_date,
+    commit_date = EXCLUDED.commit_date,
+    receipt_date = EXCLUDED.receipt_date
+WHERE (t.part_key, t.supplier_key, t.quantity, t.extended_price, t.discount, t.tax, t.return_flag, t.line_status, t.ship_date, t.commit_date, t.receipt_date)
+    IS DISTINCT FROM (EXCLUDED.part_key, EXCLUDED.supplier_key, EXCLUDED.quantity, EXCLUDED.extended_price, EXCLUDED.discount, EXCLUDED.tax, EXCLUDED.return_flag, EXCLUDED.line_status, EXCLUDED.ship_date, EXCLUDED.commit_date, EXCLUDED.receipt_date)`
+
+// Add queues the rows of one message and counts them per table.
+func (rows *Rows) Add(b *rt.Batch) map[string]int {
 	counts := make(map[string]int, 4)
 	for i := range rows.Customer {
-		b.Add(0, rows.Customer[i].row())
+		b.Add(tableCustomer, rows.Customer[i].row())
 	}
 	if n := len(rows.Customer); n > 0 {
 		counts["customers"] = n
 	}
 	for i := range rows.Order {
-		b.Add(1, rows.Order[i].row())
+		b.Add(tableOrder, rows.Order[i].row())
 	}
 	if n := len(rows.Order); n > 0 {
 		counts["orders"] = n
 	}
 	for i := range rows.Product {
-		b.Add(2, rows.Product[i].row())
+		b.Add(tableProduct, rows.Product[i].row())
 	}
 	if n := len(rows.Product); n > 0 {
 		counts["products"] = n
 	}
 	for i := range rows.OrderLineItem {
-		b.Add(3, rows.OrderLineItem[i].row())
+		b.Add(tableOrderLineItem, rows.OrderLineItem[i].row())
 	}
 	if n := len(rows.OrderLineItem); n > 0 {
 		counts["order_line_items"] = n

@@ -50,30 +50,30 @@ func Decode(entityType string, body []byte) (*Rows, error) {
 	return rows, nil
 }
 
-func decodeCart(e *rt.Errors, obj any, base string, rows *Rows) {
+func decodeCart(e *rt.Errors, obj rt.Value, base string, rows *Rows) {
 	var r Cart
 	{
-		v, ok := rt.Lookup(obj, "cartId")
+		v, ok := obj.Lookup("cartId")
 		r.CartId = rt.Required(e, v, ok, rt.At(base, "cartId"), &rulesCartCartId, rt.String)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "storeCode"), rt.Upper, nil, obj, "storeCode"); ok {
-		r.StoreCode = rt.Required(e, v, v != nil, rt.At(base, "storeCode"), &rulesCartStoreCode, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "storeCode"), rt.Upper, nil, obj, "storeCode"); ok {
+		r.StoreCode = rt.Required(e, v, found, rt.At(base, "storeCode"), &rulesCartStoreCode, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "customerName")
+		v, ok := obj.Lookup("customerName")
 		r.CustomerName = rt.Optional(e, v, ok, rt.At(base, "customerName"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "createdAt")
+		v, ok := obj.Lookup("createdAt")
 		r.CreatedAt = rt.Required(e, v, ok, rt.At(base, "createdAt"), &noRules, rt.Timestamp)
 	}
 	{
-		v, ok := rt.Lookup(obj, "tags")
+		v, ok := obj.Lookup("tags")
 		r.Tags = rt.Optional(e, v, ok, rt.At(base, "tags"), &rulesCartTags, rt.Array(rt.String))
 	}
 	r.Channel = rt.Required(e, constCartChannel, true, rt.At(base, "channel"), &noRules, rt.String)
 	{
-		v, ok := rt.Lookup(obj, "cartLines")
+		v, ok := obj.Lookup("cartLines")
 		for i, item := range rt.Items(e, v, ok, rt.At(base, "cartLines")) {
 			decodeCartLine(e, item, rt.ItemBase(base, "cartLines", i), rows, &r)
 		}
@@ -81,34 +81,34 @@ func decodeCart(e *rt.Errors, obj any, base string, rows *Rows) {
 	rows.Cart = append(rows.Cart, r)
 }
 
-func decodeCartLine(e *rt.Errors, obj any, base string, rows *Rows, ancCart *Cart) {
+func decodeCartLine(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancCart *Cart) {
 	var r CartLine
 	r.CartId = ancCart.CartId
 	{
-		v, ok := rt.Lookup(obj, "lineNo")
+		v, ok := obj.Lookup("lineNo")
 		r.LineNo = rt.Required(e, v, ok, rt.At(base, "lineNo"), &rulesCartLineLineNo, rt.Int32)
 	}
 	{
-		v, ok := rt.Lookup(obj, "sku")
+		v, ok := obj.Lookup("sku")
 		r.Sku = rt.Required(e, v, ok, rt.At(base, "sku"), &noRules, rt.String)
 	}
 	{
-		v, ok := rt.Lookup(obj, "unitPrice")
+		v, ok := obj.Lookup("unitPrice")
 		r.UnitPrice = rt.Required(e, v, ok, rt.At(base, "unitPrice"), &rulesCartLineUnitPrice, rt.DecimalOf)
 	}
-	if v, ok := rt.Apply(e, rt.At(base, "sku"), rt.Concat, argsCartLineLabel, obj, "sku", "size"); ok {
-		r.Label = rt.Required(e, v, v != nil, rt.At(base, "sku"), &noRules, rt.String)
+	if v, found, ok := rt.Apply(e, rt.At(base, "sku"), rt.Concat, argsCartLineLabel, obj, "sku", "size"); ok {
+		r.Label = rt.Required(e, v, found, rt.At(base, "sku"), &noRules, rt.String)
 	}
 	decodeLinePromotion(e, obj, base, rows, &r, ancCart)
 	rows.CartLine = append(rows.CartLine, r)
 }
 
-func decodeLinePromotion(e *rt.Errors, obj any, base string, rows *Rows, ancCartLine *CartLine, ancCart *Cart) {
+func decodeLinePromotion(e *rt.Errors, obj rt.Value, base string, rows *Rows, ancCartLine *CartLine, ancCart *Cart) {
 	var r LinePromotion
 	r.CartId = ancCart.CartId
 	r.LineNo = ancCartLine.LineNo
 	{
-		v, ok := rt.Lookup(obj, "promo.code")
+		v, ok := obj.Lookup("promo.code")
 		r.PromoCode = rt.Required(e, v, ok, rt.At(base, "promo.code"), &noRules, rt.String)
 	}
 	r.StoreCode = ancCart.StoreCode

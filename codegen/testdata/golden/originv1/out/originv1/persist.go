@@ -4,45 +4,116 @@ package originv1
 
 import "github.com/nomnom-io/nomnom/codegen/rt"
 
+// The positions of the entity tables in tables, parents first.
+const (
+	tableCart = iota
+	tableCartLine
+	tableLinePromotion
+)
+
 // tables are the entity tables, parents first.
 var tables = []*rt.Table{
-	{
+	tableCart: {
 		Name:    "carts",
-		Columns: 6,
-		Unicity: []int{0},
-		SQL:     "INSERT INTO carts AS t (cart_id, store_code, customer_name, created_at, tags, channel) SELECT u.cart_id::text, u.store_code::text, u.customer_name::text, u.created_at::timestamptz, u.tags::text[], u.channel::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(cart_id, store_code, customer_name, created_at, tags, channel) ON CONFLICT (cart_id) DO UPDATE SET store_code = EXCLUDED.store_code, customer_name = EXCLUDED.customer_name, created_at = EXCLUDED.created_at, tags = EXCLUDED.tags, channel = EXCLUDED.channel WHERE (t.store_code, t.customer_name, t.created_at, t.tags, t.channel) IS DISTINCT FROM (EXCLUDED.store_code, EXCLUDED.customer_name, EXCLUDED.created_at, EXCLUDED.tags, EXCLUDED.channel)",
+		Columns: []string{"cart_id", "store_code", "customer_name", "created_at", "tags", "channel"},
+		Unicity: []string{"cart_id"},
+		SQL:     upsertCart,
 	},
-	{
+	tableCartLine: {
 		Name:    "cart_lines",
-		Columns: 5,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO cart_lines AS t (cart_id, line_no, sku, unit_price, label) SELECT u.cart_id::text, u.line_no::integer, u.sku::text, u.unit_price::numeric, u.label::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(cart_id, line_no, sku, unit_price, label) ON CONFLICT (cart_id, line_no) DO UPDATE SET sku = EXCLUDED.sku, unit_price = EXCLUDED.unit_price, label = EXCLUDED.label WHERE (t.sku, t.unit_price, t.label) IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.unit_price, EXCLUDED.label)",
+		Columns: []string{"cart_id", "line_no", "sku", "unit_price", "label"},
+		Unicity: []string{"cart_id", "line_no"},
+		SQL:     upsertCartLine,
 	},
-	{
+	tableLinePromotion: {
 		Name:    "line_promotions",
-		Columns: 4,
-		Unicity: []int{0, 1},
-		SQL:     "INSERT INTO line_promotions AS t (cart_id, line_no, promo_code, store_code) SELECT u.cart_id::text, u.line_no::integer, u.promo_code::text, u.store_code::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(cart_id, line_no, promo_code, store_code) ON CONFLICT (cart_id, line_no) DO UPDATE SET promo_code = EXCLUDED.promo_code, store_code = EXCLUDED.store_code WHERE (t.promo_code, t.store_code) IS DISTINCT FROM (EXCLUDED.promo_code, EXCLUDED.store_code)",
+		Columns: []string{"cart_id", "line_no", "promo_code", "store_code"},
+		Unicity: []string{"cart_id", "line_no"},
+		SQL:     upsertLinePromotion,
 	},
 }
 
-// add queues the rows of one message and counts them per table.
-func (rows *Rows) add(b *rt.Batch) map[string]int {
+// upsertCart writes a batch of carts rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertCart = `
+INSERT INTO carts AS t (cart_id, store_code, customer_name, created_at, tags, channel)
+SELECT
+    u.cart_id::text,
+    u.store_code::text,
+    u.customer_name::text,
+    u.created_at::timestamptz,
+    u.tags::text[],
+    u.channel::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS u (cart_id, store_code, customer_name, created_at, tags, channel)
+ON CONFLICT (cart_id)
+DO UPDATE SET
+    store_code = EXCLUDED.store_code,
+    customer_name = EXCLUDED.customer_name,
+    created_at = EXCLUDED.created_at,
+    tags = EXCLUDED.tags,
+    channel = EXCLUDED.channel
+WHERE (t.store_code, t.customer_name, t.created_at, t.tags, t.channel)
+    IS DISTINCT FROM (EXCLUDED.store_code, EXCLUDED.customer_name, EXCLUDED.created_at, EXCLUDED.tags, EXCLUDED.channel)`
+
+// upsertCartLine writes a batch of cart_lines rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertCartLine = `
+INSERT INTO cart_lines AS t (cart_id, line_no, sku, unit_price, label)
+SELECT
+    u.cart_id::text,
+    u.line_no::integer,
+    u.sku::text,
+    u.unit_price::numeric,
+    u.label::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+    AS u (cart_id, line_no, sku, unit_price, label)
+ON CONFLICT (cart_id, line_no)
+DO UPDATE SET
+    sku = EXCLUDED.sku,
+    unit_price = EXCLUDED.unit_price,
+    label = EXCLUDED.label
+WHERE (t.sku, t.unit_price, t.label)
+    IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.unit_price, EXCLUDED.label)`
+
+// upsertLinePromotion writes a batch of line_promotions rows: one text[] parameter
+// per column, unnested and cast to the column types. A row whose key exists
+// is updated only when a value differs, so a replayed message changes nothing.
+const upsertLinePromotion = `
+INSERT INTO line_promotions AS t (cart_id, line_no, promo_code, store_code)
+SELECT
+    u.cart_id::text,
+    u.line_no::integer,
+    u.promo_code::text,
+    u.store_code::text
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+    AS u (cart_id, line_no, promo_code, store_code)
+ON CONFLICT (cart_id, line_no)
+DO UPDATE SET
+    promo_code = EXCLUDED.promo_code,
+    store_code = EXCLUDED.store_code
+WHERE (t.promo_code, t.store_code)
+    IS DISTINCT FROM (EXCLUDED.promo_code, EXCLUDED.store_code)`
+
+// Add queues the rows of one message and counts them per table.
+func (rows *Rows) Add(b *rt.Batch) map[string]int {
 	counts := make(map[string]int, 3)
 	for i := range rows.Cart {
-		b.Add(0, rows.Cart[i].row())
+		b.Add(tableCart, rows.Cart[i].row())
 	}
 	if n := len(rows.Cart); n > 0 {
 		counts["carts"] = n
 	}
 	for i := range rows.CartLine {
-		b.Add(1, rows.CartLine[i].row())
+		b.Add(tableCartLine, rows.CartLine[i].row())
 	}
 	if n := len(rows.CartLine); n > 0 {
 		counts["cart_lines"] = n
 	}
 	for i := range rows.LinePromotion {
-		b.Add(2, rows.LinePromotion[i].row())
+		b.Add(tableLinePromotion, rows.LinePromotion[i].row())
 	}
 	if n := len(rows.LinePromotion); n > 0 {
 		counts["line_promotions"] = n
