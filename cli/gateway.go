@@ -109,7 +109,8 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 		}
 		defer pool.Close()
-		cfg.StatusFallback, cfg.Database = statusstore.NewPostgres(pool), pool
+		db := statusstore.NewPostgres(pool)
+		cfg.StatusFallback, cfg.StatusDatabase, cfg.Database = db, db, pool
 	}
 	nc, err := ns.Connect("nomnom-gateway", log)
 	if err != nil {

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
+	"github.com/nomnom-io/nomnom/migrations"
 )
 
 func TestMigrateCommand(t *testing.T) {
@@ -17,11 +19,11 @@ func TestMigrateCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"version"}, "platform migrations: at version 0\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
-		{[]string{"version"}, "platform migrations: at version 1\n"},
-		{[]string{"down", "1"}, "platform migrations: at version 0\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
+		{[]string{"version"}, at(migrations.PlatformVersion)},
+		{[]string{"down", "1"}, at(migrations.PlatformVersion - 1)},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
 		{[]string{"down"}, "platform migrations: at version 0\n"},
 	}
 	for _, s := range steps {
@@ -32,6 +34,8 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 }
+
+func at(v uint) string { return fmt.Sprintf("platform migrations: at version %d\n", v) }
 
 func TestMigrateCommandErrors(t *testing.T) {
 	t.Parallel()

@@ -33,6 +33,14 @@ type StatusReader interface {
 	Get(ctx context.Context, messageID string) (statusstore.Record, error)
 }
 
+// StatusDatabase is the message_status table as the console endpoints use
+// it: search, and the compare-and-swap of a redrive. *statusstore.Postgres
+// satisfies it.
+type StatusDatabase interface {
+	statusstore.Store
+	Search(ctx context.Context, q statusstore.Query) ([]statusstore.Record, error)
+}
+
 // Pinger reports whether a dependency answers; /health shows the result.
 // *pgxpool.Pool satisfies it.
 type Pinger interface {
@@ -90,6 +98,10 @@ type Config struct {
 	// StatusFallback is read when KV has no record (optional): the
 	// message_status table, which outlives the bucket's TTL.
 	StatusFallback StatusReader
+	// StatusDatabase serves search (GET /ingest/messages), search-based
+	// redrives and the database side of every redrive (optional; without it
+	// those endpoints answer 501).
+	StatusDatabase StatusDatabase
 	// Database is pinged by /health when set, to report the fallback's state.
 	Database Pinger
 

@@ -27,6 +27,8 @@ const (
 	codeTooManyRequests    = "too_many_requests"
 	codeUnavailable        = "unavailable"
 	codeInternal           = "internal"
+	codeInvalidParameter   = "invalid_parameter"
+	codeNotConfigured      = "not_configured"
 )
 
 // apiError is an answer that is not a success: its status, code and a

