@@ -24,6 +24,9 @@ const (
 	DefaultMaxWait              = 60 * time.Second
 	DefaultMaxInFlightPublishes = 10_000
 	DefaultRetryAfter           = time.Second
+	DefaultMaxWaits             = 4096
+	DefaultMaxEventStreams      = 64
+	DefaultEventHeartbeat       = 15 * time.Second
 )
 
 // StatusReader reads a status record from a store other than the KV bucket.
@@ -80,6 +83,17 @@ type Config struct {
 	// memory while JetStream is slow. A batch larger than the bound is
 	// admitted alone.
 	MaxInFlightPublishes int
+	// MaxWaits bounds the status reads held open by ?wait= at once (default
+	// 4,096); one more is answered 429 with Retry-After. Every wait shares
+	// the gateway's one watcher of the status bucket, so a wait costs a
+	// goroutine and a channel, not a JetStream consumer.
+	MaxWaits int
+	// MaxEventStreams bounds the open GET /ingest/events streams (default
+	// 64); one more is answered 429 with Retry-After.
+	MaxEventStreams int
+	// EventHeartbeat is how often an idle event stream sends a comment line
+	// (default 15s), so proxies keep it open and clients notice a dead one.
+	EventHeartbeat time.Duration
 	// RetryAfter is the Retry-After of 429 and 503 answers (default 1s).
 	RetryAfter time.Duration
 
@@ -124,6 +138,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxWait, DefaultMaxWait)
 	setDefault(&c.MaxInFlightPublishes, DefaultMaxInFlightPublishes)
 	setDefault(&c.RetryAfter, DefaultRetryAfter)
+	setDefault(&c.MaxWaits, DefaultMaxWaits)
+	setDefault(&c.MaxEventStreams, DefaultMaxEventStreams)
+	setDefault(&c.EventHeartbeat, DefaultEventHeartbeat)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -153,6 +170,8 @@ func (c Config) validate() error {
 		return errors.New("publish timeout, max wait and retry-after must be positive")
 	case c.MaxInFlightPublishes < 0:
 		return errors.New("max in-flight publishes must be positive")
+	case c.MaxWaits < 0 || c.MaxEventStreams < 0 || c.EventHeartbeat < 0:
+		return errors.New("max waits, max event streams and event heartbeat must be positive")
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "" || (o != "*" && !strings.Contains(o, "://")) {

@@ -42,7 +42,12 @@ type Server struct {
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
-	ready chan struct{}
+	// watcher is the one watcher of the status bucket that ?wait= reads and
+	// event streams share, nil until wire.Ensure has succeeded once.
+	watcher atomic.Pointer[statusstore.Watcher]
+	// waits and streams bound the ?wait= reads and the event streams.
+	waits, streams *limiter
+	ready          chan struct{}
 	// kick asks the ensure loop to ensure again (a publish found no stream).
 	kick chan struct{}
 
@@ -83,6 +88,8 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
+		waits:   &limiter{max: cfg.MaxWaits},
+		streams: &limiter{max: cfg.MaxEventStreams},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
@@ -253,6 +260,7 @@ func (s *Server) ensure(ctx context.Context) error {
 		return err
 	}
 	s.store.Store(statusstore.NewKVPipelined(s.js, kv))
+	s.startWatcher(kv)
 	select {
 	case <-s.ready:
 	default:
