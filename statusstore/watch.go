@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nomnom-io/nomnom/internal/backoff"
 )
 
 // Watched is one write of a status record, as a Watcher saw it.
@@ -55,20 +57,17 @@ func (w *Watcher) Live() <-chan struct{} { return w.live }
 // it starts again after the last revision it saw, so subscribers miss
 // nothing but the intermediate values a key's history no longer holds.
 func (w *Watcher) Run(ctx context.Context) error {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
+	retry := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}
+	for n := 0; ; n++ {
 		err := w.watch(ctx)
 		if ctx.Err() != nil {
-			break
+			return ctx.Err()
 		}
 		w.log.Warn("status watch ended; starting again", "err", err, "after_revision", w.Last())
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
+		if backoff.Sleep(ctx, retry.Delay(n)) != nil {
+			return ctx.Err()
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
-	return ctx.Err()
 }
 
 func (w *Watcher) watch(ctx context.Context) error {
