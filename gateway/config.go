@@ -94,6 +94,10 @@ type Config struct {
 	// EventHeartbeat is how often an idle event stream sends a comment line
 	// (default 15s), so proxies keep it open and clients notice a dead one.
 	EventHeartbeat time.Duration
+	// MaxRedrives is the loop guard of POST /ingest/dlq/redrive (default 5):
+	// a message already redriven this many times is not redriven again by
+	// it, so a message that always fails cannot cycle for ever.
+	MaxRedrives int
 	// RetryAfter is the Retry-After of 429 and 503 answers (default 1s).
 	RetryAfter time.Duration
 
@@ -141,6 +145,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxWaits, DefaultMaxWaits)
 	setDefault(&c.MaxEventStreams, DefaultMaxEventStreams)
 	setDefault(&c.EventHeartbeat, DefaultEventHeartbeat)
+	setDefault(&c.MaxRedrives, DefaultMaxRedrives)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -170,8 +175,8 @@ func (c Config) validate() error {
 		return errors.New("publish timeout, max wait and retry-after must be positive")
 	case c.MaxInFlightPublishes < 0:
 		return errors.New("max in-flight publishes must be positive")
-	case c.MaxWaits < 0 || c.MaxEventStreams < 0 || c.EventHeartbeat < 0:
-		return errors.New("max waits, max event streams and event heartbeat must be positive")
+	case c.MaxWaits < 0 || c.MaxEventStreams < 0 || c.EventHeartbeat < 0 || c.MaxRedrives < 0:
+		return errors.New("max waits, max event streams, event heartbeat and max redrives must be positive")
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "" || (o != "*" && !strings.Contains(o, "://")) {

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,15 +16,20 @@ import (
 )
 
 // fail moves a record through a retried attempt to failed, as a worker
-// would, with an error at each step.
-func fail(t *testing.T, store *statusstore.KV, id string) {
+// would, with an error at each step, and returns the failed record.
+func fail(t *testing.T, store *statusstore.KV, id string) statusstore.Record {
 	t.Helper()
 	now := time.Now()
+	cur, err := store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cur.Attempts
 	for _, c := range []statusstore.Change{
-		{To: statusstore.Processing, At: now, Attempt: 1},
-		{To: statusstore.Retrying, At: now, Attempt: 1, Error: "database unreachable"},
-		{To: statusstore.Processing, At: now, Attempt: 2},
-		{To: statusstore.Failed, At: now, Attempt: 2, Error: "quantity: expected integer"},
+		{To: statusstore.Processing, At: now, Attempt: n + 1},
+		{To: statusstore.Retrying, At: now, Attempt: n + 1, Error: "database unreachable"},
+		{To: statusstore.Processing, At: now, Attempt: n + 2},
+		{To: statusstore.Failed, At: now, Attempt: n + 2, Error: "quantity: expected integer"},
 	} {
 		_, err := store.Update(context.Background(), id, func(cur statusstore.Record, _ bool) (statusstore.Record, error) {
 			return statusstore.Apply(cur, c)
@@ -31,20 +38,27 @@ func fail(t *testing.T, store *statusstore.KV, id string) {
 			t.Fatal(err)
 		}
 	}
+	rec, err := store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 // deadLetter copies the message's stream copy to the DLQ as a worker does
 // and, when remove is set, deletes it from the main stream.
-func (h *harness) deadLetter(id string, remove bool) {
+func (h *harness) deadLetter(want string, remove bool) {
 	h.t.Helper()
 	ctx := context.Background()
-	for _, m := range h.streamMessages() {
-		if m.Header.Get(wire.HeaderMsgID) != id {
+	msgs := h.streamMessages()
+	slices.Reverse(msgs) // the latest copy, a redriven one included
+	for _, m := range msgs {
+		if id, _, _ := strings.Cut(m.Header.Get(wire.HeaderMsgID), ":"); id != want {
 			continue
 		}
 		dl := nats.NewMsg(h.top.DLQSubject(m.Header.Get(wire.HeaderEntityType)))
 		dl.Data = m.Data
-		dl.Header.Set(wire.HeaderDLQMessageID, id)
+		dl.Header.Set(wire.HeaderDLQMessageID, want)
 		dl.Header.Set(wire.HeaderDLQReason, "quantity: expected integer")
 		dl.Header.Set(wire.HeaderDLQAttempts, "2")
 		dl.Header.Set(wire.HeaderDLQFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
@@ -62,7 +76,7 @@ func (h *harness) deadLetter(id string, remove bool) {
 		}
 		return
 	}
-	h.t.Fatalf("message %s not in the stream", id)
+	h.t.Fatalf("message %s not in the stream", want)
 }
 
 func TestMessageDetail(t *testing.T) {
