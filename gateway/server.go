@@ -37,8 +37,10 @@ type Server struct {
 	metrics *metrics
 	limiter *limiter
 	handler http.Handler
-	http    *http.Server
-	reader  *statusstore.Reader
+	// router serves every route but the two ingest POSTs (see ingestFirst).
+	router *mux.Router
+	http   *http.Server
+	reader *statusstore.Reader
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -113,6 +115,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
+	s.router = r
 	m := s.metrics
 	keys := newKeyring(s.cfg.APIKeys)
 	message := m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))
