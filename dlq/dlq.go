@@ -113,7 +113,10 @@ func scanDLQ(ctx context.Context, js jetstream.JetStream, top wire.Topology, fn 
 				return err
 			}
 			more, err := fn(dl)
-			if err != nil || !more || dl.Sequence >= last {
+			// The consumer's pending count says when this was the last
+			// message, so a listing never waits out a fetch on an empty
+			// stream (the last sequence may be a deleted message).
+			if err != nil || !more || dl.Sequence >= last || isLast(m) {
 				// Drain the rest of the fetch before returning.
 				for range batch.Messages() {
 				}
@@ -127,6 +130,25 @@ func scanDLQ(ctx context.Context, js jetstream.JetStream, top wire.Topology, fn 
 			return ctx.Err()
 		}
 	}
+}
+
+// isLast reports whether no message followed m when it was delivered.
+func isLast(m jetstream.Msg) bool {
+	md, err := m.Metadata()
+	return err == nil && md.NumPending == 0
+}
+
+// Count returns how many messages the dead-letter stream holds.
+func (a *Admin) Count(ctx context.Context) (uint64, error) {
+	stream, err := a.js.Stream(ctx, a.top.DLQStream())
+	if err != nil {
+		return 0, fmt.Errorf("dlq stream %s: %w", a.top.DLQStream(), err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("dlq stream %s: %w", a.top.DLQStream(), err)
+	}
+	return info.State.Msgs, nil
 }
 
 func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
