@@ -31,6 +31,10 @@ type gatewaySettings struct {
 	maxWait         time.Duration
 	publishTimeout  time.Duration
 	maxInFlight     int
+	maxWaits        int
+	maxEventStreams int
+	eventHeartbeat  time.Duration
+	maxRedrives     int
 	apiKeys         string
 	apiKeysFile     string
 	shutdownTimeout time.Duration
@@ -46,6 +50,10 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Duration(&s.maxWait, "status-max-wait", "NOMNOM_STATUS_MAX_WAIT", gateway.DefaultMaxWait, "longest ?wait= of a status read")
 	f.Duration(&s.publishTimeout, "publish-timeout", "NOMNOM_PUBLISH_TIMEOUT", gateway.DefaultPublishTimeout, "longest wait for JetStream's acknowledgement")
 	f.Int(&s.maxInFlight, "max-in-flight", "NOMNOM_MAX_IN_FLIGHT", gateway.DefaultMaxInFlightPublishes, "most unacknowledged publishes before 429")
+	f.Int(&s.maxWaits, "max-waits", "NOMNOM_MAX_WAITS", gateway.DefaultMaxWaits, "most ?wait= status reads held at once before 429")
+	f.Int(&s.maxEventStreams, "max-event-streams", "NOMNOM_MAX_EVENT_STREAMS", gateway.DefaultMaxEventStreams, "most open GET /ingest/events streams before 429")
+	f.Duration(&s.eventHeartbeat, "event-heartbeat", "NOMNOM_EVENT_HEARTBEAT", gateway.DefaultEventHeartbeat, "interval of an idle event stream's heartbeat")
+	f.Int(&s.maxRedrives, "max-redrives", "NOMNOM_MAX_REDRIVES", gateway.DefaultMaxRedrives, "redrives of one message POST /ingest/dlq/redrive allows (loop guard)")
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
 	f.String(&s.corsOrigins, "cors-origins", "NOMNOM_CORS_ORIGINS", "", "origins whose browser pages may call the gateway, comma-separated, or * (empty: CORS off)")
@@ -98,6 +106,10 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		MaxWait:              gs.maxWait,
 		PublishTimeout:       gs.publishTimeout,
 		MaxInFlightPublishes: gs.maxInFlight,
+		MaxWaits:             gs.maxWaits,
+		MaxEventStreams:      gs.maxEventStreams,
+		EventHeartbeat:       gs.eventHeartbeat,
+		MaxRedrives:          gs.maxRedrives,
 		APIKeys:              keys,
 		CORSOrigins:          splitList(gs.corsOrigins),
 		Logger:               log,
