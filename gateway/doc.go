@@ -1,11 +1,15 @@
 // Package gateway is nomnom's HTTP front door: it turns a client's JSON into
 // an envelope that is durable in JetStream before it answers 202, records the
-// message's "accepted" status, and serves status reads, health and metrics.
+// message's "accepted" status, and serves status reads, health and metrics,
+// and the operations API: search, message detail, live events (one shared
+// watcher of the status bucket feeds them and every ?wait=), and redrive.
 //
-// The gateway owns the HTTP contract (README, "HTTP API") and nothing behind
-// it: it never decodes a message for an entity, never writes PostgreSQL, and
-// never moves a status past "accepted". It creates the accepted record with a KV
-// create, so a worker that got there first always wins.
+// The gateway owns the HTTP contract (README, "HTTP API"; openapi.json) and
+// nothing behind it: it never decodes a message for an entity, and never
+// moves a status past "accepted". It creates the accepted record with a KV
+// create, so a worker that got there first always wins. The one write it
+// makes beyond that is an operator's redrive, through package dlq, which
+// moves a failed record back to accepted in KV and message_status alike.
 //
 // Clients of the seed and of the origin project work unchanged: JSON is read
 // under every content type they send it with (text/plain, NDJSON types,
