@@ -56,6 +56,19 @@
 // rt.Transform (the generated code refers to it, so the build fails with
 // "undefined: <func>" until it exists).
 //
+// # Schema evolution
+//
+// Generate never rewrites a migration: Options.Migrations is the folder as
+// it stands, and its SchemaFile (migrations/schema.json) the snapshot of the
+// tables its migrations produce. The snapshot, not the SQL, is compared
+// with the definitions; additive changes (new table, nullable or defaulted
+// column, index, wider type or constraints) become the next numbered
+// migration, and destructive ones (drop, type change, NOT NULL, narrower
+// constraints, new unicity) are refused with an ErrorList that names each,
+// unless Options.AllowDestructive asks for them in a migration of their
+// own. A folder without a snapshot whose single 0001 migration matches the
+// definitions is adopted.
+//
 // Rules the validator holds to, besides types and required keys:
 // repeatedFor.field is a path in the parent's object; if the parent also
 // declares a field reading that path, the field must be json or an array.
