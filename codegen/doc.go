@@ -75,5 +75,11 @@
 // A persisted entity needs unicity.fields or primaryKey fields (so replays
 // update rather than duplicate), none of them nullable. Table and column
 // names must be snake_case and not PostgreSQL reserved words (they are
-// never quoted). Derivations may nest to any depth but not loop.
+// never quoted), nor system columns (xmin, ctid, …); a table holds at most
+// 1,600 columns. Two fields of an entity may not become the same Go name
+// (x1 and x_1). Every name the tables create in PostgreSQL (tables,
+// indexes, primary keys, unique and check constraints, as PostgreSQL cuts
+// them at 63 bytes) must differ from the others and from nomnom's own
+// (message_status, *_schema_migrations). Derivations may nest to any depth
+// but not loop. Every error names a file and a line.
 package codegen

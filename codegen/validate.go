@@ -62,17 +62,52 @@ func validate(m *Model, errs *ErrorList) {
 		names[e.Name] = e
 	}
 	for _, e := range m.Entities {
+		fillPositions(e)
+	}
+	for _, e := range m.Entities {
 		validateDerivation(m, e, errs)
 		validateFields(m, e, errs)
 		validatePersistence(e, tables, errs)
 	}
 	validateCycles(m, errs)
+	validateNames(m, errs)
 	hasRoot := false
 	for _, e := range m.Entities {
 		hasRoot = hasRoot || e.Type == "root"
 	}
 	if !hasRoot && len(m.Entities) > 0 {
 		errs.add(m.Entities[0].Pos, "spec.type", "no root entity: a message is always decoded into a root entity first")
+	}
+}
+
+// fillPositions gives the parts of a definition that were left out (and
+// so were never read) the position of what holds them, so that every error
+// names a line.
+func fillPositions(e *Entity) {
+	fill := func(p *Pos, parent Pos) {
+		if p.Line == 0 {
+			*p = parent
+		}
+	}
+	fill(&e.Derivation.Pos, e.Pos)
+	if rf := e.Derivation.RepeatedFor; rf != nil {
+		fill(&rf.Pos, e.Derivation.Pos)
+	}
+	fill(&e.Persistence.Pos, e.Pos)
+	fill(&e.Persistence.UnicityPos, e.Persistence.Pos)
+	for i := range e.Persistence.Indexes {
+		fill(&e.Persistence.Indexes[i].Pos, e.Persistence.Pos)
+	}
+	for _, f := range e.Fields {
+		fill(&f.Pos, e.Pos)
+		fill(&f.TypePos, f.Pos)
+		fill(&f.Source.Pos, f.Pos)
+		if cf := f.Source.CopyFrom; cf != nil {
+			fill(&cf.Pos, f.Source.Pos)
+		}
+		if t := f.Source.Transform; t != nil {
+			fill(&t.Pos, f.Source.Pos)
+		}
 	}
 }
 
