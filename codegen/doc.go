@@ -71,7 +71,10 @@
 //
 // Rules the validator holds to, besides types and required keys:
 // repeatedFor.field is a path in the parent's object; if the parent also
-// declares a field reading that path, the field must be json or an array.
+// declares a field reading that path, the field must be json or an array,
+// and a parent field of that name computed otherwise (a transform, a
+// constant, a copy or another path) is an error, since the items would be
+// looked up in the message and never found.
 // A persisted entity needs unicity.fields or primaryKey fields (so replays
 // update rather than duplicate), none of them nullable. Table and column
 // names must be snake_case and not PostgreSQL reserved words (they are

@@ -182,7 +182,40 @@ func validateDerivation(m *Model, e *Entity, errs *ErrorList) {
 		if f.readPath() == rf.Field && f.Type.Base != "" && !f.Type.Array && f.Type.Base != "json" {
 			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s is declared as %s at %s, not an array (declare it json or T[], or leave it undeclared)", parent.Name, rf.Field, f.Type, f.Pos)
 		}
+		// The items are read from the parent's object in the message: a
+		// field of that name computed by nomnom is not there, and every
+		// message would complete with no item written.
+		if f.Name == rf.Field && f.readPath() != rf.Field {
+			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s (%s) is %s, while repeatedFor.field %q is looked up as a path in %s's object in the message, where that value is not: no item would ever be found; point field at the array in the message%s",
+				parent.Name, f.Name, f.Pos, computedBy(f), rf.Field, parent.Name, inputHint(f))
+		}
 	}
+}
+
+// computedBy says where a field's value comes from when it is not a path
+// of the same name.
+func computedBy(f *Field) string {
+	s := f.Source
+	switch {
+	case s.Transform != nil:
+		return "computed by the transform " + s.Transform.Name
+	case s.CopyFrom != nil:
+		return "copied from " + s.CopyFrom.Entity + "." + s.CopyFrom.Field
+	case s.Constant != nil:
+		return "a constant"
+	}
+	return "read from the path " + s.Field
+}
+
+// inputHint suggests the message path a computed field reads, if any.
+func inputHint(f *Field) string {
+	switch s := f.Source; {
+	case s.Transform != nil && len(s.Transform.Inputs) > 0:
+		return fmt.Sprintf(" (the transform reads %q), and compute each item's values in the derived entity's own fields", s.Transform.Inputs[0])
+	case s.Field != "":
+		return fmt.Sprintf(" (%q)", s.Field)
+	}
+	return ""
 }
 
 // readPath is the message path a field reads, or "" when its value does not
