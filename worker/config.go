@@ -42,6 +42,14 @@ type Config struct {
 	// deployment, so they split the stream between them (default
 	// "nomnom-worker").
 	Consumer string
+	// Entities are the root entity types the worker's handler decodes: it
+	// consumes only their subjects (and, per Untyped, the untyped
+	// messages), so the workers of several feeds can share one stream,
+	// each with its own Consumer. None: every subject of the stream.
+	Entities []string
+	// Untyped says whether a worker with Entities also takes the messages
+	// without entity type (default UntypedAuto).
+	Untyped Untyped
 	// BatchSize is the most messages fetched and written in one
 	// transaction (default 100). Bigger batches amortise the commit; a
 	// poisonous message costs log2(BatchSize) extra transactions.
@@ -113,6 +121,7 @@ func DefaultConfig() Config {
 	return Config{
 		Topology:        wire.DefaultTopology(),
 		Consumer:        DefaultConsumer,
+		Untyped:         UntypedAuto,
 		BatchSize:       DefaultBatchSize,
 		BatchWait:       DefaultBatchWait,
 		MaxAttempts:     DefaultMaxAttempts,
@@ -130,6 +139,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Consumer == "" {
 		c.Consumer = d.Consumer
+	}
+	if c.Untyped == "" {
+		c.Untyped = d.Untyped
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = d.BatchSize
@@ -197,6 +209,10 @@ func (c Config) Validate() error {
 		return fieldErr("Consumer", "must not be empty")
 	case strings.ContainsAny(c.Consumer, ".*> \t"):
 		return fieldErr("Consumer", "%q must not contain '.', '*', '>' or spaces", c.Consumer)
+	case !validTokens(c.Entities):
+		return fieldErr("Entities", "%q: each must be letters, digits, '_' or '-'", c.Entities)
+	case c.Untyped != UntypedAuto && c.Untyped != UntypedTake && c.Untyped != UntypedLeave:
+		return fieldErr("Untyped", "%q: want auto, true or false", c.Untyped)
 	case c.BatchSize < 1 || c.BatchSize > 10000:
 		return fieldErr("BatchSize", "%d must be between 1 and 10000", c.BatchSize)
 	case c.BatchWait < time.Millisecond:
@@ -229,4 +245,13 @@ func (c Config) Validate() error {
 func (c Config) backoff(delivery int) time.Duration {
 	i := min(max(delivery-1, 0), len(c.Backoff)-1)
 	return c.Backoff[i]
+}
+
+func validTokens(entities []string) bool {
+	for _, e := range entities {
+		if !wire.ValidEntityToken(e) {
+			return false
+		}
+	}
+	return true
 }

@@ -35,7 +35,7 @@ type Worker struct {
 	metrics *metrics
 
 	js       jetstream.JetStream
-	consumer jetstream.Consumer
+	consumer source
 	status   *statusWriter
 	server   *http.Server
 
@@ -99,13 +99,12 @@ func (w *Worker) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker start: %w", err)
 	}
-	w.consumer, err = w.js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(wire.ConsumerOptions{
-		Durable:       w.cfg.Consumer,
-		AckWait:       w.cfg.AckWait,
-		MaxAckPending: w.cfg.MaxAckPending,
-	}))
+	subjects, err := w.subjects(ctx)
 	if err != nil {
-		return fmt.Errorf("worker start: consumer %s: %w", w.cfg.Consumer, err)
+		return fmt.Errorf("worker start: %w", err)
+	}
+	if w.consumer, err = w.openConsumers(ctx, subjects); err != nil {
+		return fmt.Errorf("worker start: %w", err)
 	}
 	if w.cfg.MetricsAddr != "" {
 		if err := w.serveOps(); err != nil {
@@ -120,7 +119,7 @@ func (w *Worker) start(ctx context.Context) error {
 	w.bgDone.Add(1)
 	go w.pollLag()
 	go w.loop()
-	w.log.Info("worker started", "stream", top.Stream, "consumer", w.cfg.Consumer, "batch_size", w.cfg.BatchSize)
+	w.log.Info("worker started", "stream", top.Stream, "consumer", w.cfg.Consumer, "subjects", subjectList(subjects, top), "batch_size", w.cfg.BatchSize)
 	return nil
 }
 

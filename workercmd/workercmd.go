@@ -37,6 +37,13 @@ type App struct {
 	Handler         worker.Handler // writes the entity rows of a batch
 	Migrations      fs.FS          // the entity migrations (golang-migrate files at the root of the FS); may be nil
 	MigrationsTable string         // their version table, e.g. "tpch_schema_migrations"
+	// Entities are the root entity types of the handler: the worker
+	// consumes only their subjects. Empty: every subject.
+	Entities []string
+	// Consumer is the default durable consumer name (NATS_CONSUMER), e.g.
+	// the generated package's name, so that the workers of two feeds never
+	// share one. Empty: worker.DefaultConsumer.
+	Consumer string
 }
 
 const workerUsage = `usage: %[1]s [command] [flags]
@@ -106,12 +113,17 @@ type runSettings struct {
 	cfg         worker.Config
 }
 
-func (s *runSettings) define(f *envflag.Set) {
+func (s *runSettings) define(f *envflag.Set, app App) {
 	d := worker.DefaultConfig()
+	if app.Consumer != "" {
+		d.Consumer = app.Consumer
+	}
+	d.Entities = app.Entities
 	s.cfg = d
 	s.nats.Define(f)
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
-	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the deployment's workers")
+	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the workers of this feed")
+	f.String((*string)(&s.cfg.Untyped), "take-untyped", "NATS_TAKE_UNTYPED", string(d.Untyped), "take the messages without entity type: true, false, or auto (unless another feed's consumer does)")
 	f.Int(&s.cfg.BatchSize, "batch-size", "NOMNOM_BATCH_SIZE", d.BatchSize, "messages per fetch and per transaction")
 	f.Duration(&s.cfg.BatchWait, "batch-wait", "NOMNOM_BATCH_WAIT", d.BatchWait, "longest wait to fill a batch")
 	f.Int(&s.cfg.MaxAttempts, "max-attempts", "NOMNOM_MAX_ATTEMPTS", d.MaxAttempts, "deliveries before a transiently failing message is dead-lettered")
@@ -127,6 +139,7 @@ func (s *runSettings) define(f *envflag.Set) {
 // field that `run` sets, to name them in errors.
 var settingNames = map[string]string{
 	"Consumer":        "NATS_CONSUMER (--consumer)",
+	"Untyped":         "NATS_TAKE_UNTYPED (--take-untyped)",
 	"BatchSize":       "NOMNOM_BATCH_SIZE (--batch-size)",
 	"BatchWait":       "NOMNOM_BATCH_WAIT (--batch-wait)",
 	"MaxAttempts":     "NOMNOM_MAX_ATTEMPTS (--max-attempts)",
@@ -169,7 +182,7 @@ func settingError(err error) error {
 func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) error {
 	var s runSettings
 	f := envflag.New(app.Name + " run")
-	s.define(f)
+	s.define(f, app)
 	f.SetOutput(envflag.Output(stderr))
 	if err := f.Parse(args); err != nil {
 		return err
