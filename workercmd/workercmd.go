@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
+	"github.com/nomnom-io/nomnom/internal/confirm"
 	"github.com/nomnom-io/nomnom/internal/dlqcmd"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
@@ -50,9 +51,10 @@ const workerUsage = `usage: %[1]s [command] [flags]
 
 commands:
   run                      consume the stream and write entity rows (the default)
-  migrate up|down [N]|version
+  migrate up|down N|down --all|version
                            platform migrations (schema_migrations), then the entity
-                           migrations (%[2]s); down reverts entity migrations only
+                           migrations (%[2]s); down reverts entity migrations only,
+                           and without N asks on a terminal or needs --all
   dlq list|redrive         inspect and redrive dead-lettered messages
   version                  print the version
 
@@ -292,11 +294,14 @@ func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog
 
 func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
+	var all bool
 	f := envflag.New(app.Name + " migrate")
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
+	f.BoolVar(&all, "all", false, "with down and no N: revert every entity migration without asking")
 	f.SetOutput(envflag.Output(stderr))
 	f.Usage = func() {
-		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down [N] | version\n\nflags:\n", app.Name)
+		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down N | down --all | version\n\n"+
+			"down without N reverts every entity migration: it asks on a terminal and needs --all otherwise.\n\nflags:\n", app.Name)
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {
@@ -328,6 +333,12 @@ func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.W
 	case "down":
 		// The platform tables are shared with the gateway; `nomnom migrate
 		// down` reverts them.
+		if hasApp && steps == 0 {
+			in, interactive := confirm.Terminal()
+			if err := confirm.DownAll(all, "entity", in, interactive, envflag.Output(stderr)); err != nil {
+				return err
+			}
+		}
 		if hasApp {
 			if err := migrations.Down(ctx, databaseURL, app.Migrations, app.MigrationsTable, steps); err != nil {
 				return err
