@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/confirm"
@@ -112,6 +113,7 @@ func run(ctx context.Context, app App, args []string, stdout, stderr io.Writer) 
 type runSettings struct {
 	nats        natsconn.Settings
 	databaseURL string
+	migrate     bool
 	cfg         worker.Config
 }
 
@@ -125,6 +127,7 @@ func (s *runSettings) define(f *envflag.Set, app App) {
 	s.nats.Define(f)
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the workers of this feed")
+	f.Bool(&s.migrate, "migrate", "NOMNOM_MIGRATE", false, "apply the platform and entity migrations before consuming (otherwise the worker waits for them)")
 	f.String((*string)(&s.cfg.Untyped), "take-untyped", "NATS_TAKE_UNTYPED", string(d.Untyped), "take the messages without entity type: true, false, or auto (unless another feed's consumer does)")
 	f.Int(&s.cfg.BatchSize, "batch-size", "NOMNOM_BATCH_SIZE", d.BatchSize, "messages per fetch and per transaction")
 	f.Duration(&s.cfg.BatchWait, "batch-wait", "NOMNOM_BATCH_WAIT", d.BatchWait, "longest wait to fill a batch")
@@ -207,6 +210,12 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 		return err
 	}
 	defer pool.Close()
+	cfg.Registry = prometheus.NewRegistry()
+	gate := newSchemaGate(app, s.databaseURL, s.migrate, cfg.MetricsAddr, log, cfg.Registry)
+	if err := gate.wait(ctx); err != nil {
+		return err
+	}
+	go gate.watch(ctx)
 	nc, err := s.nats.Connect(app.Name, log)
 	if err != nil {
 		return err
