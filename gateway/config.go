@@ -140,6 +140,9 @@ func (c Config) validate() error {
 		if key == "" || tenant == "" {
 			return errors.New("api keys: empty key or tenant name")
 		}
+		if !validTenant(tenant) {
+			return fmt.Errorf("api keys: tenant %q: at most %d letters, digits, '.', '-' and '_'", tenant, MaxTenantLength)
+		}
 	}
 	return nil
 }

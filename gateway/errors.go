@@ -18,6 +18,7 @@ const (
 	codeUnsupportedMedia   = "unsupported_media_type"
 	codeInvalidEntityType  = "invalid_entity_type"
 	codeInvalidIdempotency = "invalid_idempotency_key"
+	codeInvalidSource      = "invalid_source"
 	codeInvalidMessageID   = "invalid_message_id"
 	codeInvalidWait        = "invalid_wait"
 	codeNoValidLines       = "no_valid_lines"

@@ -23,10 +23,6 @@ import (
 // same message_id across restarts and versions.
 var IdempotencyNamespace = uuid.MustParse("cf1b515b-cac4-4b71-81ee-3bcb23347377")
 
-// maxIdempotencyKey bounds an Idempotency-Key, which travels in every
-// envelope of the message.
-const maxIdempotencyKey = 255
-
 // IdempotentID is the message_id of a tenant's Idempotency-Key: a UUIDv5,
 // so every gateway derives the same id without asking anyone.
 func IdempotentID(tenant, key string) string {
@@ -158,28 +154,6 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 // unacknowledged is the answer to a publish JetStream did not acknowledge.
 func unacknowledged(err error) *apiError {
 	return errorf(http.StatusServiceUnavailable, codeUnavailable, "JetStream did not acknowledge the message: "+err.Error())
-}
-
-// readMeta reads the entity type, source and idempotency key of a request.
-func readMeta(r *http.Request) (ingestMeta, *apiError) {
-	m := ingestMeta{
-		entityType:     r.URL.Query().Get("entity"),
-		source:         r.Header.Get("X-Source"),
-		tenant:         tenantOf(r.Context()),
-		idempotencyKey: r.Header.Get("Idempotency-Key"),
-	}
-	if m.entityType == "" {
-		m.entityType = r.Header.Get("X-Entity-Type")
-	}
-	if m.entityType != "" && !wire.ValidEntityToken(m.entityType) {
-		return m, errorf(http.StatusBadRequest, codeInvalidEntityType,
-			fmt.Sprintf("entity type %q: only letters, digits, '-' and '_' are allowed", m.entityType))
-	}
-	if len(m.idempotencyKey) > maxIdempotencyKey {
-		return m, errorf(http.StatusBadRequest, codeInvalidIdempotency,
-			fmt.Sprintf("Idempotency-Key is longer than %d bytes", maxIdempotencyKey))
-	}
-	return m, nil
 }
 
 // requireMedia answers 415 when the request names a content type that is
