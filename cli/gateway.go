@@ -120,13 +120,18 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		nc.Close()
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("gateway stopping", "timeout", gs.shutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.Background(), gs.shutdownTimeout)
 	defer cancel()
 	stopErr := srv.Stop(stopCtx)
 	drain(stopCtx, nc, log)
-	return stopErr
+	return errors.Join(fatal, stopErr)
 }
 
 // drain drains nc and waits for it to close, or for ctx to end.

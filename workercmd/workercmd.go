@@ -204,14 +204,19 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := startWorker(ctx, w, nc, log); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("stopping: finishing the batch in hand", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := w.Stop(sctx); err != nil {
 		log.Warn("hard stop: the batch in hand will be redelivered", "err", err)
 	}
-	return nil
+	return fatal
 }
 
 // openPool opens the pool and waits, with back-off, until PostgreSQL answers:
