@@ -30,6 +30,8 @@ type gatewaySettings struct {
 	maxWait         time.Duration
 	publishTimeout  time.Duration
 	maxInFlight     int
+	maxBodyInFlight int64
+	bodyReadTimeout time.Duration
 	apiKeys         string
 	apiKeysFile     string
 	shutdownTimeout time.Duration
@@ -44,6 +46,8 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Duration(&s.maxWait, "status-max-wait", "NOMNOM_STATUS_MAX_WAIT", gateway.DefaultMaxWait, "longest ?wait= of a status read")
 	f.Duration(&s.publishTimeout, "publish-timeout", "NOMNOM_PUBLISH_TIMEOUT", gateway.DefaultPublishTimeout, "longest wait for JetStream's acknowledgement")
 	f.Int(&s.maxInFlight, "max-in-flight", "NOMNOM_MAX_IN_FLIGHT", gateway.DefaultMaxInFlightPublishes, "most unacknowledged publishes before 429")
+	f.Int64(&s.maxBodyInFlight, "max-body-bytes-in-flight", "NOMNOM_MAX_BODY_BYTES_IN_FLIGHT", gateway.DefaultMaxBodyBytesInFlight, "request body bytes held in memory across requests before 503")
+	f.Duration(&s.bodyReadTimeout, "body-read-timeout", "NOMNOM_BODY_READ_TIMEOUT", gateway.DefaultBodyReadTimeout, "longest wait for a request body to arrive before 408")
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
 	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
@@ -95,6 +99,8 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		MaxWait:              gs.maxWait,
 		PublishTimeout:       gs.publishTimeout,
 		MaxInFlightPublishes: gs.maxInFlight,
+		MaxBodyBytesInFlight: gs.maxBodyInFlight,
+		BodyReadTimeout:      gs.bodyReadTimeout,
 		APIKeys:              keys,
 		Logger:               log,
 		Version:              Version,

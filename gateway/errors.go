@@ -27,6 +27,8 @@ const (
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeTooManyRequests    = "too_many_requests"
 	codeUnavailable        = "unavailable"
+	codeBusy               = "busy"
+	codeTimeout            = "request_timeout"
 	codeInternal           = "internal"
 )
 

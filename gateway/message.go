@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
-	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
@@ -47,9 +47,8 @@ func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError
 	if e != nil {
 		return e
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, e := readBody(w, r, s.cfg.MaxBodyBytes, buf)
+	body, done, e := s.readBody(w, r, s.messageLimit())
+	defer done()
 	if e != nil {
 		return e
 	}
@@ -152,7 +151,13 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 }
 
 // unacknowledged is the answer to a publish JetStream did not acknowledge.
+// A message larger than the server takes cannot succeed on a retry: 413
+// (the body limit is derived from max_payload, so this is only reached when
+// the server's limit went down since the gateway connected).
 func unacknowledged(err error) *apiError {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "the message is larger than NATS accepts: "+err.Error())
+	}
 	return errorf(http.StatusServiceUnavailable, codeUnavailable, "JetStream did not acknowledge the message: "+err.Error())
 }
 
@@ -175,48 +180,6 @@ func requireMedia(r *http.Request, allowed ...string) *apiError {
 		fmt.Sprintf("Content-Type %q is not supported; use %s", ct, allowed[0]))
 }
 
-// bodyPool recycles the buffers request bodies are read into: a body is
-// copied into its envelope before the handler returns, so its buffer can
-// serve the next request. Buffers that grew past maxPooledBuffer are left to
-// the garbage collector, so one large batch does not stay pinned.
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBuffer = 256 << 10
-
-func getBuffer() *bytes.Buffer { return bodyPool.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		b.Reset()
-		bodyPool.Put(b)
-	}
-}
-
-// readBody reads the whole body into buf, refusing with 413 one larger than
-// limit before reading past the limit. The bytes are buf's: they are valid
-// until buf goes back to the pool.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Buffer) ([]byte, *apiError) {
-	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
-	}
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxErr):
-		return nil, tooLarge(limit)
-	case err != nil && !errors.Is(err, io.EOF):
-		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, "reading body: "+err.Error())
-	}
-	return buf.Bytes(), nil
-}
-
-func tooLarge(limit int64) *apiError {
-	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
-}
-
 // checkObject accepts exactly one JSON object, and says where JSON that is
 // not valid goes wrong. It returns the object as the envelope embeds it:
 // without the white space around it, and compacted when it has white space
@@ -227,6 +190,10 @@ func checkObject(data []byte) ([]byte, *apiError) {
 		return nil, errorf(http.StatusBadRequest, codeEmptyBody, "body is empty; send one JSON object")
 	}
 	valid, spaced := scanJSON(trimmed)
+	if !valid && nestingDepth(trimmed) > maxBodyNesting {
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON,
+			fmt.Sprintf("JSON nests deeper than %d levels", maxBodyNesting))
+	}
 	if !valid {
 		var raw json.RawMessage
 		err := json.Unmarshal(data, &raw)
@@ -235,6 +202,11 @@ func checkObject(data []byte) ([]byte, *apiError) {
 			return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %v", syntax.Offset, syntax))
 		}
 		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
+	}
+	if !utf8.Valid(trimmed) {
+		lead := bytes.IndexByte(data, trimmed[0])
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON,
+			fmt.Sprintf("invalid UTF-8 at byte offset %d", lead+invalidUTF8(trimmed)))
 	}
 	if trimmed[0] != '{' {
 		return nil, errorf(http.StatusBadRequest, codeNotObject, "body must be a JSON object, not "+jsonKind(trimmed[0]))

@@ -36,6 +36,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
+	bodies  *byteBudget
 	handler http.Handler
 	http    *http.Server
 	reader  *statusstore.Reader
@@ -83,6 +84,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
+		bodies:  &byteBudget{max: cfg.MaxBodyBytesInFlight},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
@@ -98,6 +100,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
