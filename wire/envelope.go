@@ -26,6 +26,11 @@ const (
 	// HeaderDLQMessageID names the message of a dead-lettered payload even
 	// when that payload cannot be decoded.
 	HeaderDLQMessageID = "Nomnom-Dlq-Message-Id"
+	// HeaderDLQTruncated is set on a dead-letter copy whose payload was cut
+	// to fit the server's max_payload; it holds the original size in bytes.
+	// The gateway's body limit keeps the envelopes it publishes from ever
+	// needing it; it bounds the copy of anything else found on the stream.
+	HeaderDLQTruncated = "Nomnom-Dlq-Truncated"
 )
 
 // EnvelopeReserve is what a stream message needs at most beside its body:
