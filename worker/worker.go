@@ -47,6 +47,7 @@ type Worker struct {
 	work     context.Context // cancelled only by a hard stop
 	bgDone   sync.WaitGroup  // lag poller
 	inFlight inFlight        // message_ids of the batches in the pipeline
+	health   healthState
 }
 
 // New checks the configuration and returns a worker that Start runs. The
@@ -78,6 +79,7 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 		work:     work,
 		hardStop: cancel,
 	}
+	w.health.progressed()
 	return w, nil
 }
 
@@ -117,6 +119,7 @@ func (w *Worker) start(ctx context.Context) error {
 	w.status = newStatusWriter(statusstore.NewKVPipelined(w.js, kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
 	w.status.hook = w.cfg.beforeKVWrite
 	w.status.start(w.work)
+	w.health.progressed()
 	w.bgDone.Add(1)
 	go w.pollLag()
 	go w.loop()
@@ -251,9 +254,11 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 			continue
 		}
 		retry.Reset()
-		if len(msgs) > 0 {
-			out <- msgs
+		if len(msgs) == 0 {
+			w.health.progressed()
+			continue
 		}
+		out <- msgs
 	}
 }
 

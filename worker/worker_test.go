@@ -585,6 +585,8 @@ func TestOpsHandler(t *testing.T) {
 	defer srv.Close()
 	for path, want := range map[string]string{
 		"/healthz": "ok",
+		"/livez":   "ok",
+		"/readyz":  "ok",
 		"/metrics": `nomnom_worker_messages_total{outcome="completed"} 1`,
 	} {
 		resp, err := http.Get(srv.URL + path)
@@ -598,13 +600,15 @@ func TestOpsHandler(t *testing.T) {
 		}
 	}
 	f.nc.Close()
-	resp, err := http.Get(srv.URL + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("GET /healthz with NATS closed: %d, want 503", resp.StatusCode)
+	for _, path := range []string{"/healthz", "/readyz", "/livez"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s with NATS closed: %d, want 503", path, resp.StatusCode)
+		}
 	}
 }
 
