@@ -73,7 +73,7 @@ func TestSlowBodyHoldsWhatItSent(t *testing.T) {
 	t.Parallel()
 	h := setup(t, func(c *Config) { c.BodyReadTimeout = time.Second })
 	conn := slowBody(t, h.srv.Addr().String(), "/ingest/batch", 16<<20, 1)
-	eventually(t, "the body read to start", func() bool { return h.srv.bodies.held() > 0 })
+	testsvc.Eventually(t, 20*time.Second, "the body read to start", func() bool { return h.srv.bodies.held() > 0 })
 	if held := h.srv.bodies.held(); held > 64<<10 {
 		t.Fatalf("%d bytes held for a body of one byte so far", held)
 	}
@@ -88,7 +88,7 @@ func TestSlowBodyHoldsWhatItSent(t *testing.T) {
 	if res.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("status %d, want 408", res.StatusCode)
 	}
-	eventually(t, "the buffer to be released", func() bool { return h.srv.bodies.held() == 0 })
+	testsvc.Eventually(t, 20*time.Second, "the buffer to be released", func() bool { return h.srv.bodies.held() == 0 })
 }
 
 // TestBodyBudget fills the gateway-wide body budget with bodies that do not
@@ -104,7 +104,7 @@ func TestBodyBudget(t *testing.T) {
 		conns = append(conns, slowBody(t, h.srv.Addr().String(), "/ingest/message", 64<<10, 60<<10))
 	}
 	var res response
-	eventually(t, "the budget to be spent", func() bool {
+	testsvc.Eventually(t, 20*time.Second, "the budget to be spent", func() bool {
 		res = h.post("/ingest/message", objectOfSize(40<<10))
 		return res.status == http.StatusServiceUnavailable
 	})
@@ -114,6 +114,6 @@ func TestBodyBudget(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	eventually(t, "the budget to be released", func() bool { return h.srv.bodies.held() == 0 })
+	testsvc.Eventually(t, 20*time.Second, "the budget to be released", func() bool { return h.srv.bodies.held() == 0 })
 	h.accepted(objectOfSize(40 << 10))
 }

@@ -184,7 +184,7 @@ func TestDeepestBodyDecodes(t *testing.T) {
 		t.Fatalf("deepest body refused: %v", e)
 	}
 	env := ingestMeta{}.envelope(uuid.NewString(), body, time.Now())
-	if _, err := wire.DecodeEnvelope(appendEnvelope(nil, env)); err != nil {
+	if _, err := wire.DecodeEnvelope(env.AppendJSON(nil)); err != nil {
 		t.Fatalf("envelope of the deepest body: %v", err)
 	}
 	deeper := `{"a":` + strings.Repeat("[", maxBodyNesting) + strings.Repeat("]", maxBodyNesting) + "}"
