@@ -182,6 +182,7 @@ func (p *prepared) dropClaim(ctx context.Context) {
 // message spends an attempt on it. It returns false when it gave up on
 // that because the worker is stopping; the batch is then NAKed.
 func (w *Worker) complete(ctx context.Context, p *prepared) bool {
+	defer w.health.inHand.Add(-1)
 	defer p.stopProgress()
 	defer w.inFlight.remove(p.ids)
 	var envErr error

@@ -180,3 +180,52 @@ func TestLockedRowsDoNotStallTheWorker(t *testing.T) {
 		t.Fatalf("record %s, want completed", r.Status)
 	}
 }
+
+// TestStalledWorkerFailsLiveness holds a batch in the handler past
+// StallTimeout, as a wedged worker would: /livez and /readyz report the
+// stall, and both recover once the batch settles.
+func TestStalledWorkerFailsLiveness(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	release := make(chan struct{})
+	h.block, h.entered = release, make(chan struct{})
+	cfg := f.config()
+	cfg.StallTimeout = time.Second
+	cfg.AckWait = time.Minute
+	id := f.publish(testBody{N: 1})
+	w := f.start(cfg, h)
+	ops := httptest.NewServer(w.OpsHandler())
+	defer ops.Close()
+	<-h.entered
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(t, ops.URL+"/livez")
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "stalled") {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("/livez %d %q, want 503 stalled", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get(t, ops.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "stalled") {
+		t.Errorf("/readyz while stalled: %d %q", code, body)
+	}
+	close(release)
+	if r := f.waitTerminal(id); r.Status != statusstore.Completed {
+		t.Fatalf("record %s, want completed", r.Status)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, _ := get(t, ops.URL+"/livez")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/livez %d after the batch settled, want 200", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

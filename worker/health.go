@@ -21,10 +21,19 @@ var pausePolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 10 * time
 type healthState struct {
 	problem  atomic.Pointer[string] // set while paused on a broken environment
 	progress atomic.Int64           // unix nanoseconds of the last progress
+	inHand   atomic.Int64           // batches fetched and not yet settled
 }
 
-// progressed records that the worker settled a batch or found nothing to do.
+// progressed records that the worker settled a batch.
 func (h *healthState) progressed() { h.progress.Store(time.Now().UnixNano()) }
+
+// idle records a fetch that found nothing: progress only when no batch is
+// in hand, since an idle fetch beside a stuck batch says nothing about it.
+func (h *healthState) idle() {
+	if h.inHand.Load() == 0 {
+		h.progressed()
+	}
+}
 
 // sinceProgress is the time since the worker last made progress.
 func (h *healthState) sinceProgress() time.Duration {

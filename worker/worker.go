@@ -255,9 +255,10 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 		}
 		retry.Reset()
 		if len(msgs) == 0 {
-			w.health.progressed()
+			w.health.idle()
 			continue
 		}
+		w.health.inHand.Add(1)
 		out <- msgs
 	}
 }
