@@ -179,9 +179,9 @@ func (p *prepared) dropClaim(ctx context.Context) {
 // dead-letter copies stored, messages acknowledged or NAKed. While the
 // environment is broken (see Environmental) it holds the batch, its
 // messages kept in progress, and settles it again with back-off, so that no
-// message spends an attempt on it. It returns false when it gave up on
-// that because the worker is stopping; the batch is then NAKed.
-func (w *Worker) complete(ctx context.Context, p *prepared) bool {
+// message spends an attempt on it; a stop ends the wait, and the batch is
+// then NAKed.
+func (w *Worker) complete(ctx context.Context, p *prepared) {
 	defer w.health.inHand.Add(-1)
 	defer p.stopProgress()
 	defer w.inFlight.remove(p.ids)
@@ -198,13 +198,12 @@ func (w *Worker) complete(ctx context.Context, p *prepared) bool {
 	}
 	p.claim = nil
 	if hook := w.cfg.afterCommit; hook != nil && hook() {
-		return true
+		return
 	}
 	w.finish(ctx, p.items, p.sb)
 	w.metrics.batches.Inc()
 	w.metrics.batchDuration.Observe(time.Since(p.start).Seconds())
 	w.health.progressed()
-	return envErr == nil
 }
 
 // settle commits the batch's outcome, splitting the batch when a message

@@ -187,12 +187,8 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // fetchRetry spaces the fetches while they fail (NATS unreachable, the
-// consumer being recreated), and pingRetry the pings of PostgreSQL while it
-// is unreachable. Both waits end at once on Stop.
-var (
-	fetchRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
-	pingRetry  = backoff.Policy{Initial: 100 * time.Millisecond, Max: 3 * time.Second}
-)
+// consumer being recreated); the wait ends at once on Stop.
+var fetchRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // aheadTimeout bounds how long a batch keeps the transaction it opened
 // ahead while the batch before settles. Past it the transaction is rolled
@@ -216,9 +212,7 @@ func (w *Worker) loop() {
 		go func() {
 			defer writers.Done()
 			for p := range ready {
-				if !w.complete(w.work, p) {
-					w.waitForPostgres()
-				}
+				w.complete(w.work, p)
 			}
 		}()
 	}
@@ -280,28 +274,6 @@ func (w *Worker) fetch() ([]jetstream.Msg, error) {
 		return nil, err
 	}
 	return nil, nil
-}
-
-// waitForPostgres holds the loop until PostgreSQL answers again, so an
-// outage costs each message one attempt rather than all of them.
-func (w *Worker) waitForPostgres() {
-	stopping := w.life.Context()
-	retry := backoff.New(pingRetry)
-	for i := 0; stopping.Err() == nil; i++ {
-		ctx, cancel := context.WithTimeout(w.work, 2*time.Second)
-		err := w.pool.Ping(ctx)
-		cancel()
-		if err == nil {
-			if i > 0 {
-				w.log.Info("postgres reachable again")
-			}
-			return
-		}
-		if i%20 == 0 {
-			w.log.Warn("postgres unreachable; waiting before fetching more", "err", err)
-		}
-		_ = retry.Wait(stopping)
-	}
 }
 
 // serveOps listens on MetricsAddr before returning, so a taken port is a
