@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +36,7 @@ type gatewaySettings struct {
 	apiKeys         string
 	apiKeysFile     string
 	shutdownTimeout time.Duration
+	corsOrigins     string
 }
 
 func (s *gatewaySettings) define(f *envflag.Set) {
@@ -50,6 +52,7 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Duration(&s.bodyReadTimeout, "body-read-timeout", "NOMNOM_BODY_READ_TIMEOUT", gateway.DefaultBodyReadTimeout, "longest wait for a request body to arrive before 408")
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
+	f.String(&s.corsOrigins, "cors-origins", "NOMNOM_CORS_ORIGINS", "", "origins whose browser pages may call the gateway, comma-separated, or * (empty: CORS off)")
 	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
 }
 
@@ -102,6 +105,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		MaxBodyBytesInFlight: gs.maxBodyInFlight,
 		BodyReadTimeout:      gs.bodyReadTimeout,
 		APIKeys:              keys,
+		CORSOrigins:          splitList(gs.corsOrigins),
 		Logger:               log,
 		Version:              Version,
 	}
@@ -157,4 +161,15 @@ func drain(ctx context.Context, nc *nats.Conn, log *slog.Logger) {
 		case <-tick.C:
 		}
 	}
+}
+
+// splitList splits a comma-separated setting into its non-blank entries.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

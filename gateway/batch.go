@@ -16,7 +16,9 @@ import (
 // every line.
 const maxListedErrors = 100
 
-// batchResponse is the answer of POST /ingest/batch.
+// batchResponse is the answer of POST /ingest/batch. Status is "success"
+// when every line was accepted, "partial" when some were not, "rejected"
+// when none was (with Error).
 type batchResponse struct {
 	Error      *errorDetail `json:"error,omitempty"`
 	Status     string       `json:"status"`
@@ -47,13 +49,15 @@ type batchItem struct {
 	err    error
 }
 
-// handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line.
-// Valid lines are published, and their records created, asynchronously and
-// acknowledged together; a line that fails is reported on its own and does
-// not fail the others.
+// handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line,
+// or, under a JSON content type, a JSON array of objects (each element then
+// counts as a line). Valid lines are published, and their records created,
+// asynchronously and acknowledged together; a line that fails is reported
+// on its own and does not fail the others.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	start := time.Now()
-	if e := requireMedia(r, "application/x-ndjson", "application/jsonl"); e != nil {
+	kind, e := readMedia(r)
+	if e != nil {
 		return e
 	}
 	meta, e := readMeta(r)
@@ -68,9 +72,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
-	lines, err := splitNDJSON(body, s.cfg.MaxBatchLines)
-	if err != nil {
-		return errorf(http.StatusRequestEntityTooLarge, codeTooManyLines, err.Error()+"; split it into several requests")
+	lines, e := splitBatch(body, kind, s.cfg.MaxBatchLines)
+	if e != nil {
+		return e
 	}
 	if len(lines) == 0 {
 		return errorf(http.StatusBadRequest, codeEmptyBody, "batch has no lines; send one JSON object a line")
@@ -117,7 +121,12 @@ func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time, limit int64)
 			results[i].Error = e.message
 			continue
 		}
-		items = append(items, batchItem{result: &results[i], env: meta.envelope(uuid.NewString(), obj, now)})
+		lineMeta, e := meta.withBodyEntityType(obj)
+		if e != nil {
+			results[i].Error = e.message
+			continue
+		}
+		items = append(items, batchItem{result: &results[i], env: lineMeta.envelope(uuid.NewString(), obj, now)})
 	}
 	return results, items
 }
@@ -173,7 +182,7 @@ func (s *Server) writeBatch(w http.ResponseWriter, status int, start time.Time, 
 	case res.Failed > 0:
 		res.Status = "partial"
 	default:
-		res.Status = "accepted"
+		res.Status = "success"
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	writeJSON(w, status, res)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,6 +102,11 @@ type Config struct {
 	// NOMNOM_API_KEYS format.
 	APIKeys map[string]string
 
+	// CORSOrigins are the origins whose browser pages may call the gateway
+	// ("*": any). Empty (the default) turns CORS off: no
+	// Access-Control-Allow-Origin, and a preflight is answered 405.
+	CORSOrigins []string
+
 	// StatusFallback is read when KV has no record (optional): the
 	// message_status table, which outlives the bucket's TTL.
 	StatusFallback StatusReader
@@ -162,6 +168,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("max body bytes in flight %d must be at least the body and batch limits (%d, %d)", c.MaxBodyBytesInFlight, c.MaxBodyBytes, c.MaxBatchBytes)
 	case c.BodyReadTimeout < 0 || c.MaxHeaderBytes < 0:
 		return errors.New("body read timeout and max header bytes must be positive")
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "" || (o != "*" && !strings.Contains(o, "://")) {
+			return fmt.Errorf("cors origin %q: want scheme://host[:port] or *", o)
+		}
 	}
 	for key, tenant := range c.APIKeys {
 		if key == "" || tenant == "" {

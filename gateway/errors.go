@@ -76,7 +76,3 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 func notFound(w http.ResponseWriter, _ *http.Request) {
 	writeError(w, errorf(http.StatusNotFound, codeNotFound, "no such endpoint"))
 }
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed here"))
-}

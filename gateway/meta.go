@@ -34,18 +34,20 @@ func validTenant(name string) bool {
 }
 
 // readMeta reads the entity type, source and idempotency key of a request
-// and checks each against its bound, naming the field that is wrong.
+// and checks each against its bound, naming the field that is wrong. The
+// entity type is X-Entity-Type's, else ?entity='s; when neither names one,
+// withBodyEntityType reads the body's own.
 func readMeta(r *http.Request) (ingestMeta, *apiError) {
 	m := ingestMeta{
 		source:         r.Header.Get("X-Source"),
 		tenant:         tenantOf(r.Context()),
 		idempotencyKey: r.Header.Get("Idempotency-Key"),
 	}
-	field := "?entity="
-	m.entityType = r.URL.Query().Get("entity")
+	field := "X-Entity-Type"
+	m.entityType = r.Header.Get("X-Entity-Type")
 	if m.entityType == "" {
-		field = "X-Entity-Type"
-		m.entityType = r.Header.Get("X-Entity-Type")
+		field = "?entity="
+		m.entityType = r.URL.Query().Get("entity")
 	}
 	if e := checkEntityType(field, m.entityType); e != nil {
 		return m, e
