@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"gateway":  {"run the HTTP ingest gateway", runGateway},
 	"migrate":  {"apply the platform migrations: migrate up|down|version", runMigrate},
 	"bench":    {"load-test a running gateway", runBench},
+	"convert":  {"rewrite the origin project's entity files into nomnom's format", runConvert},
 	"dlq":      {"inspect and redrive dead-lettered messages: dlq list|redrive", runDLQ},
 	"generate": {"generate a worker from entity definitions", runGenerate},
 	"validate": {"check entity definitions without generating", runValidate},

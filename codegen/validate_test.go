@@ -75,7 +75,9 @@ func TestValidationErrors(t *testing.T) {
 		{"duplicate entity", order + "---\n" + r("table: orders", "table: orders2").Replace(order), "e.yaml:20: metadata.name: duplicate entity \"Order\" (first defined at e.yaml:4)"},
 		{"duplicate field", r("name: line_items", "name: order_key").Replace(order), "e.yaml:11: spec.fields[1].name: duplicate field \"order_key\""},
 		{"bad entity name", r("name: Order", "name: order").Replace(order), "must be PascalCase"},
-		{"bad field name", r("name: line_items", "name: LineItems").Replace(order), "e.yaml:11: spec.fields[1].name: field name \"LineItems\" must be snake_case"},
+		// Under nomnom.io/v1 a camelCase name is the origin's JSON key (see
+		// TestOriginV1); nomnom's own apiVersion keeps names snake_case.
+		{"bad field name", r("name: line_items", "name: LineItems", "nomnom.io/v1", APIVersion).Replace(order), "e.yaml:11: spec.fields[1].name: field name \"LineItems\" must be snake_case"},
 		{"reserved column", r("name: line_items", "name: select").Replace(order), "e.yaml:11: spec.fields[1].name: \"select\" is a reserved SQL word"},
 		{"reserved table", r("table: orders", "table: order").Replace(order), "e.yaml:15: spec.persistence.table: table name \"order\" is a reserved SQL word"},
 		{"default table reserved", r("  persistence:\n    table: orders\n", "").Replace(order), "table name \"order\" is a reserved SQL word"},

@@ -302,7 +302,7 @@ func TestComposeHealth(t *testing.T) {
 	t.Parallel()
 	c, _ := composeTarget(t)
 	a, h, err := c.health()
-	if err != nil || a.code != 200 || h["status"] != "ok" {
+	if err != nil || a.code != 200 || h["status"] != "healthy" {
 		t.Fatalf("GET /health: %s (%v)", a, err)
 	}
 	m, err := c.do("GET", "/metrics", "", nil)

@@ -36,6 +36,9 @@ type stackOptions struct {
 	workers int
 	// workerEnv is added to every worker's environment (NOMNOM_BATCH_SIZE…).
 	workerEnv []string
+	// migrateLater leaves the database empty: the test applies the
+	// migrations itself with migrate, after starting the workers.
+	migrateLater bool
 }
 
 type gatewayProc struct {
@@ -73,7 +76,9 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"NATS_CONSUMER=tpch-" + strings.ToLower(id),
 		"LOG_LEVEL=info",
 	}
-	s.migrate()
+	if !o.migrateLater {
+		s.migrate()
+	}
 	s.startGateway()
 	n := o.workers
 	switch n {

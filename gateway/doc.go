@@ -7,6 +7,13 @@
 // never moves a status past "accepted". It creates the accepted record with a KV
 // create, so a worker that got there first always wins.
 //
+// Clients of the seed and of the origin project work unchanged: JSON is read
+// under every content type they send it with (text/plain, NDJSON types,
+// curl's default form type, none), a batch may be a JSON array, the body's
+// own entity_type routes it when no header or parameter does, and /health,
+// /ready, /readyz and /livez answer their probes. CORS is off unless origins
+// are configured.
+//
 // Never 202 for a message JetStream did not acknowledge: every accepted
 // message has a PubAck, and a failed publish answers 503 with Retry-After so
 // the client retries.
@@ -18,4 +25,11 @@
 // one pass and embedded into envelopes that are appended, not marshalled.
 // Publishes in flight are bounded (Config.MaxInFlightPublishes, 429 beyond
 // it), so memory stays flat when JetStream is slower than the clients.
+//
+// Nothing a client sends sizes the gateway's memory or reaches NATS
+// unchecked: bodies are buffered as they arrive under a read timeout and a
+// gateway-wide budget (Config.MaxBodyBytesInFlight, 503 beyond it); the
+// body limit never exceeds what the server's max_payload leaves beside the
+// envelope and its dead-letter copy (413 beyond it); names that reach
+// subjects, headers and records are length- and character-bounded (400).
 package gateway

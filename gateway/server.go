@@ -36,6 +36,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
+	bodies  *byteBudget
 	handler http.Handler
 	http    *http.Server
 	reader  *statusstore.Reader
@@ -83,6 +84,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
+		bodies:  &byteBudget{max: cfg.MaxBodyBytesInFlight},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
@@ -98,6 +100,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
@@ -111,13 +114,17 @@ func (s *Server) routes() http.Handler {
 	message := m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))
 	batch := m.instrument("batch", keys.authenticate(s.serve(s.handleBatch)))
 	r.NotFoundHandler = m.instrument("unmatched", http.HandlerFunc(notFound))
-	r.MethodNotAllowedHandler = m.instrument("unmatched", http.HandlerFunc(methodNotAllowed))
+	r.MethodNotAllowedHandler = m.instrument("unmatched", methodNotAllowed(r))
 	r.Handle("/ingest/message", message).Methods(http.MethodPost)
 	r.Handle("/ingest/batch", batch).Methods(http.MethodPost)
 	r.Handle("/ingest/status/{id}", m.instrument("status", keys.authenticate(s.serve(s.handleStatus)))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/health", m.instrument("health", http.HandlerFunc(s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/health", m.instrument("health", s.withCaller(keys, s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/livez", m.instrument("livez", http.HandlerFunc(s.handleLive))).Methods(http.MethodGet, http.MethodHead)
+	ready := m.instrument("readyz", s.withCaller(keys, s.handleReady))
+	r.Handle("/readyz", ready).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/ready", ready).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", m.instrument("metrics", metricsHandler(s.cfg.Registry))).Methods(http.MethodGet)
-	return ingestFirst(message, batch, r)
+	return cors(s.cfg.CORSOrigins, r, ingestFirst(message, batch, r))
 }
 
 // ingestFirst sends the two ingest POSTs straight to their handlers and

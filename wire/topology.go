@@ -77,9 +77,16 @@ func (t Topology) Validate() error {
 	return nil
 }
 
-// ValidEntityToken reports whether an entity type can be a subject token.
+// MaxEntityTypeLength bounds an entity type, which becomes a subject token
+// and a header value: far below NATS's control line limit (4 KiB by
+// default), so no client-chosen name can make the server close the
+// connection.
+const MaxEntityTypeLength = 128
+
+// ValidEntityToken reports whether an entity type can be a subject token:
+// letters, digits, '-' and '_', at most MaxEntityTypeLength bytes.
 func ValidEntityToken(entityType string) bool {
-	return tokenRe.MatchString(entityType)
+	return len(entityType) <= MaxEntityTypeLength && tokenRe.MatchString(entityType)
 }
 
 // DLQStream is the name of the dead-letter stream.

@@ -25,6 +25,11 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultKVConcurrency   = 32
 	DefaultConcurrency     = 1
+
+	DefaultLockTimeout              = 5 * time.Second
+	DefaultStatementTimeout         = 60 * time.Second
+	DefaultIdleInTransactionTimeout = 20 * time.Second
+	DefaultStallTimeout             = 5 * time.Minute
 )
 
 // DefaultBackoff is the delay before each retry of a transiently failed
@@ -93,6 +98,24 @@ type Config struct {
 	// Middleware wraps the handler, the first outermost (see Middleware);
 	// the runtime's Recoverer is always outside them all.
 	Middleware []Middleware
+	// LockTimeout is the session's lock_timeout (default 5s): how long a
+	// statement waits for rows another session holds before it fails with
+	// 55P03, a transient error of that batch's messages alone. It keeps a
+	// stuck peer from stalling this worker. Applied by ConfigurePool.
+	LockTimeout time.Duration
+	// StatementTimeout is the session's statement_timeout (default 60s).
+	StatementTimeout time.Duration
+	// IdleInTransactionTimeout is the session's
+	// idle_in_transaction_session_timeout (default 20s): PostgreSQL ends a
+	// session that holds a transaction open without using it that long,
+	// which releases the rows of a worker frozen mid-batch (a paused VM, a
+	// partition). It must exceed the 5s a batch's transaction may wait for
+	// its turn in the pipeline.
+	IdleInTransactionTimeout time.Duration
+	// StallTimeout is how long the worker may go without progress (a batch
+	// settled, or a fetch that found nothing) before Live reports it
+	// stalled (default 5m).
+	StallTimeout time.Duration
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string
@@ -131,6 +154,11 @@ func DefaultConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		KVConcurrency:   DefaultKVConcurrency,
 		Concurrency:     DefaultConcurrency,
+
+		LockTimeout:              DefaultLockTimeout,
+		StatementTimeout:         DefaultStatementTimeout,
+		IdleInTransactionTimeout: DefaultIdleInTransactionTimeout,
+		StallTimeout:             DefaultStallTimeout,
 	}
 }
 
@@ -169,6 +197,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = d.Concurrency
+	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = d.LockTimeout
+	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = d.StatementTimeout
+	}
+	if c.IdleInTransactionTimeout == 0 {
+		c.IdleInTransactionTimeout = d.IdleInTransactionTimeout
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = d.StallTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -231,6 +271,14 @@ func (c Config) Validate() error {
 		return fieldErr("KVConcurrency", "%d must be between 1 and 1024", c.KVConcurrency)
 	case c.Concurrency < 1 || c.Concurrency > 64:
 		return fieldErr("Concurrency", "%d must be between 1 and 64", c.Concurrency)
+	case c.LockTimeout < time.Millisecond:
+		return fieldErr("LockTimeout", "%s must be at least 1ms", c.LockTimeout)
+	case c.StatementTimeout < time.Millisecond:
+		return fieldErr("StatementTimeout", "%s must be at least 1ms", c.StatementTimeout)
+	case c.IdleInTransactionTimeout < 2*aheadTimeout:
+		return fieldErr("IdleInTransactionTimeout", "%s must be at least %s", c.IdleInTransactionTimeout, 2*aheadTimeout)
+	case c.StallTimeout < time.Second:
+		return fieldErr("StallTimeout", "%s must be at least 1s", c.StallTimeout)
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {

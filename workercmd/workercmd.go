@@ -136,7 +136,11 @@ func (s *runSettings) define(f *envflag.Set, app App) {
 	f.Duration(&s.cfg.AckWait, "ack-wait", "NOMNOM_ACK_WAIT", d.AckWait, "JetStream ack wait of the consumer")
 	f.Int(&s.cfg.MaxAckPending, "max-ack-pending", "NOMNOM_MAX_ACK_PENDING", d.MaxAckPending, "messages in flight across all workers")
 	f.Int(&s.cfg.KVConcurrency, "kv-concurrency", "NOMNOM_KV_CONCURRENCY", d.KVConcurrency, "goroutines writing status records to KV")
-	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics and /healthz (empty: none)")
+	f.Duration(&s.cfg.LockTimeout, "lock-timeout", "NOMNOM_LOCK_TIMEOUT", d.LockTimeout, "PostgreSQL lock_timeout of the worker's sessions")
+	f.Duration(&s.cfg.StatementTimeout, "statement-timeout", "NOMNOM_STATEMENT_TIMEOUT", d.StatementTimeout, "PostgreSQL statement_timeout of the worker's sessions")
+	f.Duration(&s.cfg.IdleInTransactionTimeout, "idle-in-transaction-timeout", "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT", d.IdleInTransactionTimeout, "PostgreSQL idle_in_transaction_session_timeout of the worker's sessions")
+	f.Duration(&s.cfg.StallTimeout, "stall-timeout", "NOMNOM_STALL_TIMEOUT", d.StallTimeout, "no progress this long makes /livez fail")
+	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics, /livez, /readyz and /healthz (empty: none)")
 	f.Duration(&s.cfg.ShutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time to finish the batch in hand on SIGTERM")
 }
 
@@ -153,6 +157,11 @@ var settingNames = map[string]string{
 	"MaxAckPending":   "NOMNOM_MAX_ACK_PENDING (--max-ack-pending)",
 	"KVConcurrency":   "NOMNOM_KV_CONCURRENCY (--kv-concurrency)",
 	"ShutdownTimeout": "NOMNOM_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
+
+	"LockTimeout":              "NOMNOM_LOCK_TIMEOUT (--lock-timeout)",
+	"StatementTimeout":         "NOMNOM_STATEMENT_TIMEOUT (--statement-timeout)",
+	"IdleInTransactionTimeout": "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT (--idle-in-transaction-timeout)",
+	"StallTimeout":             "NOMNOM_STALL_TIMEOUT (--stall-timeout)",
 }
 
 // config returns the worker.Config of the settings, checked by
@@ -205,7 +214,7 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if app.Handler == nil {
 		return errors.New("the binary has no handler")
 	}
-	pool, err := openPool(ctx, s.databaseURL, log)
+	pool, err := openPool(ctx, s.databaseURL, log, cfg.ConfigurePool)
 	if err != nil {
 		return err
 	}
@@ -228,24 +237,30 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := startWorker(ctx, w, nc, log); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("stopping: finishing the batch in hand", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := w.Stop(sctx); err != nil {
 		log.Warn("hard stop: the batch in hand will be redelivered", "err", err)
 	}
-	return nil
+	return fatal
 }
 
 // openPool opens the pool and waits, with back-off, until PostgreSQL answers:
 // a worker started before its database must not crash. The pool reconnects
 // on every acquire afterwards, so it survives PostgreSQL restarts.
-func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, databaseURL string, log *slog.Logger, configure func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 	}
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres pool: %w", err)
