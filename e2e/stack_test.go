@@ -24,6 +24,9 @@ type stack struct {
 	client  *client
 	// workerEnv is added to every worker's environment.
 	workerEnv []string
+	// schemaPending is set until migrate runs on a stack made with
+	// migrateLater: its workers wait for the schema and are only alive.
+	schemaPending bool
 }
 
 // stackOptions shape a stack.
@@ -76,6 +79,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"NATS_CONSUMER=tpch-" + strings.ToLower(id),
 		"LOG_LEVEL=info",
 	}
+	s.schemaPending = o.migrateLater
 	if !o.migrateLater {
 		s.migrate()
 	}
@@ -100,6 +104,7 @@ func (s *stack) migrate() {
 	if out, err := runCmd(s.t, s.logs, []string{"DATABASE_URL=" + s.dbURL}, bin(s.t, "tpch-worker"), "migrate", "up"); err != nil {
 		s.t.Fatalf("tpch-worker migrate up: %v\n%s", err, out)
 	}
+	s.schemaPending = false
 }
 
 func (s *stack) startGateway() {
@@ -130,7 +135,11 @@ func (s *stack) startWorker() *workerProc {
 	p := startProc(s.t, s.logs, name, bin(s.t, "tpch-worker"), env, "run")
 	w := &workerProc{proc: p, metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	s.workers = append(s.workers, w)
-	waitHTTP(s.t, name, w.metricsURL+"/healthz", 60*time.Second)
+	probe := "/healthz"
+	if s.schemaPending {
+		probe = "/livez" // it waits for its migrations, not ready until then
+	}
+	waitHTTP(s.t, name, w.metricsURL+probe, 60*time.Second)
 	return w
 }
 
