@@ -35,6 +35,8 @@ type gatewaySettings struct {
 	maxEventStreams int
 	eventHeartbeat  time.Duration
 	maxRedrives     int
+	maxBodyInFlight int64
+	bodyReadTimeout time.Duration
 	apiKeys         string
 	apiKeysFile     string
 	shutdownTimeout time.Duration
@@ -54,6 +56,8 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Int(&s.maxEventStreams, "max-event-streams", "NOMNOM_MAX_EVENT_STREAMS", gateway.DefaultMaxEventStreams, "most open GET /ingest/events streams before 429")
 	f.Duration(&s.eventHeartbeat, "event-heartbeat", "NOMNOM_EVENT_HEARTBEAT", gateway.DefaultEventHeartbeat, "interval of an idle event stream's heartbeat")
 	f.Int(&s.maxRedrives, "max-redrives", "NOMNOM_MAX_REDRIVES", gateway.DefaultMaxRedrives, "redrives of one message POST /ingest/dlq/redrive allows (loop guard)")
+	f.Int64(&s.maxBodyInFlight, "max-body-bytes-in-flight", "NOMNOM_MAX_BODY_BYTES_IN_FLIGHT", gateway.DefaultMaxBodyBytesInFlight, "request body bytes held in memory across requests before 503")
+	f.Duration(&s.bodyReadTimeout, "body-read-timeout", "NOMNOM_BODY_READ_TIMEOUT", gateway.DefaultBodyReadTimeout, "longest wait for a request body to arrive before 408")
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
 	f.String(&s.corsOrigins, "cors-origins", "NOMNOM_CORS_ORIGINS", "", "origins whose browser pages may call the gateway, comma-separated, or * (empty: CORS off)")
@@ -110,6 +114,8 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		MaxEventStreams:      gs.maxEventStreams,
 		EventHeartbeat:       gs.eventHeartbeat,
 		MaxRedrives:          gs.maxRedrives,
+		MaxBodyBytesInFlight: gs.maxBodyInFlight,
+		BodyReadTimeout:      gs.bodyReadTimeout,
 		APIKeys:              keys,
 		CORSOrigins:          splitList(gs.corsOrigins),
 		Logger:               log,
@@ -137,13 +143,18 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		nc.Close()
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("gateway stopping", "timeout", gs.shutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.Background(), gs.shutdownTimeout)
 	defer cancel()
 	stopErr := srv.Stop(stopCtx)
 	drain(stopCtx, nc, log)
-	return stopErr
+	return errors.Join(fatal, stopErr)
 }
 
 // drain drains nc and waits for it to close, or for ctx to end.

@@ -24,7 +24,7 @@ func TestMigrateCommand(t *testing.T) {
 		{[]string{"version"}, at(migrations.PlatformVersion)},
 		{[]string{"down", "1"}, at(migrations.PlatformVersion - 1)},
 		{[]string{"up"}, at(migrations.PlatformVersion)},
-		{[]string{"down"}, "platform migrations: at version 0\n"},
+		{[]string{"down", "--all"}, "platform migrations: at version 0\n"},
 	}
 	for _, s := range steps {
 		var stdout, stderr bytes.Buffer
@@ -48,6 +48,7 @@ func TestMigrateCommandErrors(t *testing.T) {
 		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "sideways"}, 2, `unknown operation "sideways"`},
 		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "down", "0"}, 2, "N must be a positive integer"},
 		{[]string{"migrate", "--database-url", "", "up"}, 1, "set DATABASE_URL or --database-url"},
+		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "down"}, 1, "down without N reverts every platform migration, dropping their tables and rows: pass N to revert the last N, or --all"},
 		{[]string{"migrate", "--database-url", "postgres://x:pw-secret@127.0.0.1:1/x", "up"}, 1, "127.0.0.1"},
 	}
 	for _, tt := range tests {

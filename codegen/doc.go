@@ -56,13 +56,35 @@
 // rt.Transform (the generated code refers to it, so the build fails with
 // "undefined: <func>" until it exists).
 //
+// # Schema evolution
+//
+// Generate never rewrites a migration: Options.Migrations is the folder as
+// it stands, and its SchemaFile (migrations/schema.json) the snapshot of the
+// tables its migrations produce. The snapshot, not the SQL, is compared
+// with the definitions; additive changes (new table, nullable or defaulted
+// column, index, wider type or constraints) become the next numbered
+// migration, and destructive ones (drop, type change, NOT NULL, narrower
+// constraints, new unicity) are refused with an ErrorList that names each,
+// unless Options.AllowDestructive asks for them in a migration of their
+// own. A folder without a snapshot whose single 0001 migration matches the
+// definitions is adopted.
+//
 // Rules the validator holds to, besides types and required keys:
 // repeatedFor.field is a path in the parent's object; if the parent also
-// declares a field reading that path, the field must be json or an array.
+// declares a field reading that path, the field must be json or an array,
+// and a parent field of that name computed otherwise (a transform, a
+// constant, a copy or another path) is an error, since the items would be
+// looked up in the message and never found.
 // A persisted entity needs unicity.fields or primaryKey fields (so replays
 // update rather than duplicate), none of them nullable. Table and column
 // names must be snake_case and not PostgreSQL reserved words (they are
-// never quoted). Derivations may nest to any depth but not loop.
+// never quoted), nor system columns (xmin, ctid, …); a table holds at most
+// 1,600 columns. Two fields of an entity may not become the same Go name
+// (x1 and x_1). Every name the tables create in PostgreSQL (tables,
+// indexes, primary keys, unique and check constraints, as PostgreSQL cuts
+// them at 63 bytes) must differ from the others and from nomnom's own
+// (message_status, *_schema_migrations). Derivations may nest to any depth
+// but not loop. Every error names a file and a line.
 //
 // # Formats
 //

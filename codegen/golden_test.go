@@ -73,7 +73,7 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(data, again[name]) {
 					t.Errorf("%s differs between two runs", name)
 				}
-				if !bytes.HasPrefix(data, []byte("// "+Header)) && !bytes.HasPrefix(data, []byte("-- "+Header)) {
+				if !IsGenerated(data) {
 					t.Errorf("%s does not start with the generated header", name)
 				}
 			}
@@ -97,7 +97,7 @@ func (c goldenCase) existing(t *testing.T) map[string]bool {
 				return nil
 			}
 			data, _ := os.ReadFile(path)
-			if bytes.HasPrefix(data, []byte("// "+Header)) || bytes.HasPrefix(data, []byte("-- "+Header)) {
+			if IsGenerated(data) {
 				rel, _ := filepath.Rel(c.want, path)
 				out[filepath.ToSlash(rel)] = true
 			}

@@ -26,6 +26,9 @@ type DeadLetter struct {
 	Reason     string    `json:"reason"`
 	Attempts   int       `json:"attempts"`
 	FailedAt   time.Time `json:"failed_at"`
+	// Truncated is the payload's original size when the copy holds only its
+	// beginning (it was too large for the DLQ stream); 0 otherwise.
+	Truncated int `json:"truncated,omitempty"`
 	// Data is the payload as the worker fetched it (an envelope, unless it
 	// failed for not being one).
 	Data []byte `json:"-"`
@@ -165,6 +168,7 @@ func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
 		Data:       m.Data(),
 	}
 	dl.Attempts, _ = strconv.Atoi(h.Get(wire.HeaderDLQAttempts))
+	dl.Truncated, _ = strconv.Atoi(h.Get(wire.HeaderDLQTruncated))
 	dl.FailedAt, err = time.Parse(time.RFC3339Nano, h.Get(wire.HeaderDLQFailedAt))
 	if err != nil {
 		dl.FailedAt = md.Timestamp.UTC()
@@ -251,6 +255,9 @@ type stores struct {
 }
 
 func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores stores, dl DeadLetter) (Outcome, error) {
+	if dl.Truncated > 0 {
+		return OutcomeSkipped, fmt.Errorf("cannot be redriven: the copy holds %d of the payload's %d bytes", len(dl.Data), dl.Truncated)
+	}
 	env, err := wire.DecodeEnvelope(dl.Data)
 	if err != nil {
 		return OutcomeSkipped, fmt.Errorf("cannot be redriven: %w", err)

@@ -67,9 +67,8 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	if meta.idempotencyKey != "" {
 		return errorf(http.StatusBadRequest, codeInvalidIdempotency, "Idempotency-Key is not supported on a batch; send each message to /ingest/message")
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, e := readBody(w, r, s.cfg.MaxBatchBytes, buf)
+	body, done, e := s.readBody(w, r, s.cfg.MaxBatchBytes)
+	defer done()
 	if e != nil {
 		return e
 	}
@@ -81,7 +80,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 		return errorf(http.StatusBadRequest, codeEmptyBody, "batch has no lines; send one JSON object a line")
 	}
 	now := time.Now()
-	results, items := parseLines(lines, meta, now)
+	results, items := parseLines(lines, meta, now, s.messageLimit())
 	if len(items) == 0 {
 		s.writeBatch(w, http.StatusBadRequest, start, results, &errorDetail{codeNoValidLines, "no line is a valid JSON object"})
 		return nil
@@ -108,11 +107,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 
 // parseLines checks every line and wraps the valid ones; results has one
 // entry per line, in order, filled in as the items progress.
-func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time) ([]lineResult, []batchItem) {
+func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time, limit int64) ([]lineResult, []batchItem) {
 	results := make([]lineResult, len(lines))
 	items := make([]batchItem, 0, len(lines))
 	for i, l := range lines {
 		results[i].Line = l.n
+		if int64(len(l.data)) > limit {
+			results[i].Error = fmt.Sprintf("line is %d bytes long; a message may be at most %d bytes", len(l.data), limit)
+			continue
+		}
 		obj, e := checkObject(l.data)
 		if e != nil {
 			results[i].Error = e.message

@@ -27,6 +27,9 @@ const (
 	DefaultMaxWaits             = 4096
 	DefaultMaxEventStreams      = 64
 	DefaultEventHeartbeat       = 15 * time.Second
+	DefaultMaxBodyBytesInFlight = 64 << 20
+	DefaultBodyReadTimeout      = 30 * time.Second
+	DefaultMaxHeaderBytes       = 64 << 10
 )
 
 // StatusReader reads a status record from a store other than the KV bucket.
@@ -62,7 +65,10 @@ type Config struct {
 	Addr string
 
 	// MaxBodyBytes bounds a POST /ingest/message body (default 1 MiB); a
-	// larger one is refused with 413 before it is read in full.
+	// larger one is refused with 413 before it is read in full. The bound
+	// applied is never more than the NATS server's max_payload leaves beside
+	// the envelope and the dead-letter headers (wire.MaxBodyBytes), and so
+	// is each line of a batch.
 	MaxBodyBytes int64
 	// MaxBatchBytes bounds a POST /ingest/batch body (default 16 MiB).
 	MaxBatchBytes int64
@@ -100,6 +106,20 @@ type Config struct {
 	MaxRedrives int
 	// RetryAfter is the Retry-After of 429 and 503 answers (default 1s).
 	RetryAfter time.Duration
+	// MaxBodyBytesInFlight bounds the request body bytes held in memory
+	// across all requests (default 64 MiB); a request that would exceed it
+	// is answered 503 with Retry-After. Bodies are buffered as they arrive,
+	// so a slow client holds what it sent, not what it announced. A request
+	// holds up to about three times its body at its peak (the body, its
+	// compacted copy, its envelope): size the process's memory for three
+	// times this budget plus the base.
+	MaxBodyBytesInFlight int64
+	// BodyReadTimeout bounds the time to receive an ingest request's body
+	// (default 30s); past it the request is answered 408 and its bytes
+	// released.
+	BodyReadTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header lines (default 64 KiB).
+	MaxHeaderBytes int
 
 	// APIKeys maps an API key to its tenant's name. When it is empty, the
 	// gateway is open and has no tenants; otherwise every endpoint except
@@ -146,6 +166,9 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxEventStreams, DefaultMaxEventStreams)
 	setDefault(&c.EventHeartbeat, DefaultEventHeartbeat)
 	setDefault(&c.MaxRedrives, DefaultMaxRedrives)
+	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
+	setDefault(&c.BodyReadTimeout, DefaultBodyReadTimeout)
+	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -177,6 +200,10 @@ func (c Config) validate() error {
 		return errors.New("max in-flight publishes must be positive")
 	case c.MaxWaits < 0 || c.MaxEventStreams < 0 || c.EventHeartbeat < 0 || c.MaxRedrives < 0:
 		return errors.New("max waits, max event streams, event heartbeat and max redrives must be positive")
+	case c.MaxBodyBytesInFlight < c.MaxBodyBytes || c.MaxBodyBytesInFlight < c.MaxBatchBytes:
+		return fmt.Errorf("max body bytes in flight %d must be at least the body and batch limits (%d, %d)", c.MaxBodyBytesInFlight, c.MaxBodyBytes, c.MaxBatchBytes)
+	case c.BodyReadTimeout < 0 || c.MaxHeaderBytes < 0:
+		return errors.New("body read timeout and max header bytes must be positive")
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "" || (o != "*" && !strings.Contains(o, "://")) {
@@ -186,6 +213,9 @@ func (c Config) validate() error {
 	for key, tenant := range c.APIKeys {
 		if key == "" || tenant == "" {
 			return errors.New("api keys: empty key or tenant name")
+		}
+		if !validTenant(tenant) {
+			return fmt.Errorf("api keys: tenant %q: at most %d letters, digits, '.', '-' and '_'", tenant, MaxTenantLength)
 		}
 	}
 	return nil

@@ -29,4 +29,11 @@
 // one pass and embedded into envelopes that are appended, not marshalled.
 // Publishes in flight are bounded (Config.MaxInFlightPublishes, 429 beyond
 // it), so memory stays flat when JetStream is slower than the clients.
+//
+// Nothing a client sends sizes the gateway's memory or reaches NATS
+// unchecked: bodies are buffered as they arrive under a read timeout and a
+// gateway-wide budget (Config.MaxBodyBytesInFlight, 503 beyond it); the
+// body limit never exceeds what the server's max_payload leaves beside the
+// envelope and its dead-letter copy (413 beyond it); names that reach
+// subjects, headers and records are length- and character-bounded (400).
 package gateway

@@ -36,6 +36,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
+	bodies  *byteBudget
 	handler http.Handler
 	// router serves every route but the two ingest POSTs (see ingestFirst).
 	router *mux.Router
@@ -92,6 +93,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
 		waits:   &limiter{max: cfg.MaxWaits},
 		streams: &limiter{max: cfg.MaxEventStreams},
+		bodies:  &byteBudget{max: cfg.MaxBodyBytesInFlight},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
@@ -107,6 +109,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}

@@ -27,7 +27,26 @@ const (
 	// HeaderDLQMessageID names the message of a dead-lettered payload even
 	// when that payload cannot be decoded.
 	HeaderDLQMessageID = "Nomnom-Dlq-Message-Id"
+	// HeaderDLQTruncated is set on a dead-letter copy whose payload was cut
+	// to fit the server's max_payload; it holds the original size in bytes.
+	// The gateway's body limit keeps the envelopes it publishes from ever
+	// needing it; it bounds the copy of anything else found on the stream.
+	HeaderDLQTruncated = "Nomnom-Dlq-Truncated"
 )
+
+// EnvelopeReserve is what a stream message needs at most beside its body:
+// the envelope's other fields (each bounded by the gateway, JSON escaping
+// included), the NATS headers of the message, and the headers its
+// dead-letter copy adds (a reason of at most 1 KiB among them). A body of
+// MaxBodyBytes(max_payload) therefore always fits in the stream and in the
+// dead-letter stream.
+const EnvelopeReserve = 8 << 10
+
+// MaxBodyBytes is the largest client body whose envelope, and whose
+// dead-letter copy, a NATS server with this max_payload stores.
+func MaxBodyBytes(maxPayload int64) int64 {
+	return max(maxPayload-EnvelopeReserve, 0)
+}
 
 // Envelope is the payload of every stream message. Body is the client's JSON
 // value embedded as JSON, never re-escaped into a string. DecodeEnvelope

@@ -507,12 +507,12 @@ func checkWorkerProbes(t *testing.T, c corev1.Container) {
 	if got := envValue(t, c, "METRICS_ADDR"); got != fmt.Sprintf(":%d", port) {
 		t.Errorf("METRICS_ADDR=%s but the metrics port is %d", got, port)
 	}
-	// /healthz fails while NATS or PostgreSQL is down: readiness only.
-	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("worker readiness probe %+v, want GET /healthz on metrics", p)
+	// /readyz fails while NATS or PostgreSQL is down: readiness only.
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker readiness probe %+v, want GET /readyz on metrics", p)
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/metrics" || p.HTTPGet.Port.String() != "metrics" {
-		t.Errorf("worker liveness probe %+v, want GET /metrics on metrics", p)
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/livez" || p.HTTPGet.Port.String() != "metrics" {
+		t.Errorf("worker liveness probe %+v, want GET /livez on metrics", p)
 	}
 	if len(c.Args) == 0 || c.Args[0] != "run" {
 		t.Errorf("worker args %v, want run", c.Args)

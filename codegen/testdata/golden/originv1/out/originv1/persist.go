@@ -20,10 +20,14 @@ var tables = []*rt.Table{
 		SQL:     upsertCart,
 	},
 	tableCartLine: {
-		Name:    "cart_lines",
-		Columns: []string{"cart_id", "line_no", "sku", "unit_price", "label"},
-		Unicity: []string{"cart_id", "line_no"},
-		SQL:     upsertCartLine,
+		Name:     "cart_lines",
+		Columns:  []string{"cart_id", "line_no", "sku", "unit_price", "label"},
+		Unicity:  []string{"cart_id", "line_no"},
+		SQL:      upsertCartLine,
+		Delete:   deleteCartLine,
+		Owner:    tableCart,
+		Scope:    []string{"cart_id"},
+		OwnerKey: []string{"cart_id"},
 	},
 	tableLinePromotion: {
 		Name:    "line_promotions",
@@ -78,6 +82,17 @@ DO UPDATE SET
 WHERE (t.sku, t.unit_price, t.label)
     IS DISTINCT FROM (EXCLUDED.sku, EXCLUDED.unit_price, EXCLUDED.label)`
 
+// deleteCartLine removes the cart_lines rows of the Cart rows a
+// batch writes again that their messages no longer carry: children follow
+// their parent.
+const deleteCartLine = `
+DELETE FROM cart_lines AS x
+USING unnest($1::text[]) AS s (cart_id)
+WHERE x.cart_id = s.cart_id::text
+    AND NOT EXISTS (
+        SELECT 1 FROM unnest($2::text[], $3::text[]) AS k (cart_id, line_no)
+        WHERE x.cart_id = k.cart_id::text AND x.line_no = k.line_no::integer)`
+
 // upsertLinePromotion writes a batch of line_promotions rows: one text[] parameter
 // per column, unnested and cast to the column types. A row whose key exists
 // is updated only when a value differs, so a replayed message changes nothing.
@@ -97,28 +112,20 @@ DO UPDATE SET
 WHERE (t.promo_code, t.store_code)
     IS DISTINCT FROM (EXCLUDED.promo_code, EXCLUDED.store_code)`
 
-// Add queues the rows of one message and counts them per table.
+// Add queues the rows of one message and counts the distinct rows per
+// table.
 func (rows *Rows) Add(b *rt.Batch) map[string]int {
-	counts := make(map[string]int, 3)
+	b.Begin()
 	for i := range rows.Cart {
 		b.Add(tableCart, rows.Cart[i].row())
-	}
-	if n := len(rows.Cart); n > 0 {
-		counts["carts"] = n
 	}
 	for i := range rows.CartLine {
 		b.Add(tableCartLine, rows.CartLine[i].row())
 	}
-	if n := len(rows.CartLine); n > 0 {
-		counts["cart_lines"] = n
-	}
 	for i := range rows.LinePromotion {
 		b.Add(tableLinePromotion, rows.LinePromotion[i].row())
 	}
-	if n := len(rows.LinePromotion); n > 0 {
-		counts["line_promotions"] = n
-	}
-	return counts
+	return b.Counts()
 }
 
 func (r *Cart) row() []*string {

@@ -19,5 +19,7 @@ func main() {
 		Handler:         originv1.NewHandler(),
 		Migrations:      migrations.Files,
 		MigrationsTable: migrations.Table,
+		Entities:        []string{"Cart"},
+		Consumer:        "originv1",
 	}))
 }
