@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -89,9 +90,10 @@ func TestWorkerWaitsForItsMigrations(t *testing.T) {
 
 	eventually(t, "/healthz naming the missing migrations", func() bool {
 		code, body := get("http://" + addr + "/healthz")
-		return code == http.StatusServiceUnavailable && strings.Contains(body, "0001_message_status.up.sql, 1_notes.up.sql") && strings.Contains(body, "migrate up")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "0001_message_status.up.sql, ") &&
+			strings.Contains(body, ", 1_notes.up.sql") && strings.Contains(body, "migrate up")
 	})
-	if _, body := get("http://" + addr + "/metrics"); !strings.Contains(body, "nomnom_worker_missing_migrations 2") {
+	if _, body := get("http://" + addr + "/metrics"); !strings.Contains(body, fmt.Sprintf("nomnom_worker_missing_migrations %d", migrations.PlatformVersion+1)) {
 		t.Errorf("metrics while waiting:\n%s", body)
 	}
 	if !strings.Contains(logs.String(), "consuming nothing") {
