@@ -10,7 +10,7 @@ PORT      ?= 8080
 # Only `run` passes these on: the tests must never pick them up.
 RUN_ENV = DATABASE_URL='$(DATABASE_URL)' NATS_URL='$(NATS_URL)' PORT='$(PORT)'
 
-.PHONY: build build-platform run test test-short generate check-generated e2e compose-e2e e2e-compose images bench helm-test clean
+.PHONY: build build-platform run test test-short fuzz generate check-generated e2e compose-e2e e2e-compose images bench helm-test clean
 
 SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
@@ -41,6 +41,17 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testprogress
 	cd deploy/helm && $(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+# fuzz: each fuzz target for a short fixed time (the parsers of what clients
+# and the stream send: body scanner, NDJSON splitter, envelope decoder).
+FUZZTIME ?= 8s
+FUZZ_TARGETS = gateway:FuzzScanJSON gateway:FuzzSplitNDJSON gateway:FuzzEnvelopeOfAcceptedBody wire:FuzzDecodeEnvelope
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $${t#*:} ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
 
 test-short:
 	$(GO) test -count=1 -short ./...

@@ -38,7 +38,7 @@ func BaselineHandler() http.Handler {
 			n++
 			fmt.Fprintf(&results, `{"line":%d,"message_id":%q}`, i+1, id())
 		}
-		writeAccepted(w, `{"status":"accepted","processed":`+strconv.Itoa(n)+`,"inserted":`+strconv.Itoa(n)+
+		writeAccepted(w, `{"status":"success","processed":`+strconv.Itoa(n)+`,"inserted":`+strconv.Itoa(n)+
 			`,"failed":0,"errors":[],"duration_ms":0,"results":[`+results.String()+`]}`)
 	})
 	return mux

@@ -28,10 +28,13 @@ var commands = map[string]command{
 	"gateway":  {"run the HTTP ingest gateway", runGateway},
 	"migrate":  {"apply the platform migrations: migrate up|down|version", runMigrate},
 	"bench":    {"load-test a running gateway", runBench},
+	"convert":  {"rewrite the origin project's entity files into nomnom's format", runConvert},
 	"dlq":      {"inspect and redrive dead-lettered messages: dlq list|redrive", runDLQ},
 	"generate": {"generate a worker from entity definitions", runGenerate},
 	"validate": {"check entity definitions without generating", runValidate},
 	"version":  {"print the version", runVersion},
+	"status":   {"print a message's status record: status ID [--wait 30s]", runStatus},
+	"messages": {"search status records: messages [--status failed] [--entity E] ...", runMessages},
 }
 
 // Main runs the nomnom binary and returns its exit code.
@@ -42,6 +45,9 @@ func Main(args []string) int {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version") {
+		return run(ctx, []string{"version"}, stdout, stderr)
+	}
 	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		return 2
@@ -77,7 +83,19 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'nomnom <command> -h' for a command's flags and environment.")
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	f := envflag.New("version")
+	f.SetOutput(envflag.Output(stderr))
+	f.Usage = func() {
+		fmt.Fprintln(f.Output(), "usage: nomnom version (or nomnom --version)\n\nPrint the version; it takes no flags.")
+	}
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		f.Usage()
+		return envflag.ErrUsage
+	}
 	fmt.Fprintln(stdout, "nomnom", Version)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,9 +31,16 @@ type gatewaySettings struct {
 	maxWait         time.Duration
 	publishTimeout  time.Duration
 	maxInFlight     int
+	maxWaits        int
+	maxEventStreams int
+	eventHeartbeat  time.Duration
+	maxRedrives     int
+	maxBodyInFlight int64
+	bodyReadTimeout time.Duration
 	apiKeys         string
 	apiKeysFile     string
 	shutdownTimeout time.Duration
+	corsOrigins     string
 }
 
 func (s *gatewaySettings) define(f *envflag.Set) {
@@ -44,8 +52,15 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Duration(&s.maxWait, "status-max-wait", "NOMNOM_STATUS_MAX_WAIT", gateway.DefaultMaxWait, "longest ?wait= of a status read")
 	f.Duration(&s.publishTimeout, "publish-timeout", "NOMNOM_PUBLISH_TIMEOUT", gateway.DefaultPublishTimeout, "longest wait for JetStream's acknowledgement")
 	f.Int(&s.maxInFlight, "max-in-flight", "NOMNOM_MAX_IN_FLIGHT", gateway.DefaultMaxInFlightPublishes, "most unacknowledged publishes before 429")
+	f.Int(&s.maxWaits, "max-waits", "NOMNOM_MAX_WAITS", gateway.DefaultMaxWaits, "most ?wait= status reads held at once before 429")
+	f.Int(&s.maxEventStreams, "max-event-streams", "NOMNOM_MAX_EVENT_STREAMS", gateway.DefaultMaxEventStreams, "most open GET /ingest/events streams before 429")
+	f.Duration(&s.eventHeartbeat, "event-heartbeat", "NOMNOM_EVENT_HEARTBEAT", gateway.DefaultEventHeartbeat, "interval of an idle event stream's heartbeat")
+	f.Int(&s.maxRedrives, "max-redrives", "NOMNOM_MAX_REDRIVES", gateway.DefaultMaxRedrives, "redrives of one message POST /ingest/dlq/redrive allows (loop guard)")
+	f.Int64(&s.maxBodyInFlight, "max-body-bytes-in-flight", "NOMNOM_MAX_BODY_BYTES_IN_FLIGHT", gateway.DefaultMaxBodyBytesInFlight, "request body bytes held in memory across requests before 503")
+	f.Duration(&s.bodyReadTimeout, "body-read-timeout", "NOMNOM_BODY_READ_TIMEOUT", gateway.DefaultBodyReadTimeout, "longest wait for a request body to arrive before 408")
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
+	f.String(&s.corsOrigins, "cors-origins", "NOMNOM_CORS_ORIGINS", "", "origins whose browser pages may call the gateway, comma-separated, or * (empty: CORS off)")
 	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
 }
 
@@ -95,7 +110,14 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		MaxWait:              gs.maxWait,
 		PublishTimeout:       gs.publishTimeout,
 		MaxInFlightPublishes: gs.maxInFlight,
+		MaxWaits:             gs.maxWaits,
+		MaxEventStreams:      gs.maxEventStreams,
+		EventHeartbeat:       gs.eventHeartbeat,
+		MaxRedrives:          gs.maxRedrives,
+		MaxBodyBytesInFlight: gs.maxBodyInFlight,
+		BodyReadTimeout:      gs.bodyReadTimeout,
 		APIKeys:              keys,
+		CORSOrigins:          splitList(gs.corsOrigins),
 		Logger:               log,
 		Version:              Version,
 	}
@@ -105,7 +127,8 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 		}
 		defer pool.Close()
-		cfg.StatusFallback, cfg.Database = statusstore.NewPostgres(pool), pool
+		db := statusstore.NewPostgres(pool)
+		cfg.StatusFallback, cfg.StatusDatabase, cfg.Database = db, db, pool
 	}
 	nc, err := ns.Connect("nomnom-gateway", log)
 	if err != nil {
@@ -120,13 +143,18 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		nc.Close()
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("gateway stopping", "timeout", gs.shutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.Background(), gs.shutdownTimeout)
 	defer cancel()
 	stopErr := srv.Stop(stopCtx)
 	drain(stopCtx, nc, log)
-	return stopErr
+	return errors.Join(fatal, stopErr)
 }
 
 // drain drains nc and waits for it to close, or for ctx to end.
@@ -146,4 +174,15 @@ func drain(ctx context.Context, nc *nats.Conn, log *slog.Logger) {
 		case <-tick.C:
 		}
 	}
+}
+
+// splitList splits a comma-separated setting into its non-blank entries.
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -23,11 +23,13 @@ import (
 func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	f := envflag.New("generate")
 	var entities, out, pkg, module, name string
+	var allowDestructive bool
 	f.String(&entities, "entities", "NOMNOM_ENTITIES", "entities", "folder of entity definitions (*.yaml, *.yml)")
 	f.String(&out, "out", "NOMNOM_OUT", ".", "output folder: <package>/, cmd/<name>-worker/ and migrations/ go under it")
 	f.String(&pkg, "package", "NOMNOM_PACKAGE", "", "Go package name of the entities (default: the output folder's name)")
 	f.String(&module, "module", "NOMNOM_MODULE", "", "import path of the output folder (default: found from the enclosing go.mod)")
 	f.String(&name, "name", "NOMNOM_NAME", "", "worker name: binary <name>-worker, migration files and their version table (default: the package)")
+	f.BoolVar(&allowDestructive, "allow-destructive", false, "generate changes that may lose or reject existing data (drop, type change, NOT NULL, new unicity) as a migration of their own instead of refusing them")
 	f.SetOutput(stderr)
 	if err := f.Parse(args); err != nil {
 		return err
@@ -36,7 +38,8 @@ func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	opts := codegen.Options{Package: pkg, ModulePath: module, Name: name}
+	opts := codegen.Options{Package: pkg, ModulePath: module, Name: name, AllowDestructive: allowDestructive,
+		Migrations: os.DirFS(filepath.Join(out, "migrations"))}
 	if opts.Package == "" {
 		opts.Package = defaultPackage(out)
 	}
@@ -46,6 +49,13 @@ func runGenerate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	files, err := codegen.Generate(m, opts)
+	var list codegen.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			fmt.Fprintln(stderr, e.Error())
+		}
+		return fmt.Errorf("%d change(s) refused; nothing written", len(list))
+	}
 	if err != nil {
 		return err
 	}
@@ -138,7 +148,7 @@ func moduleLine(gomod []byte) string {
 // writeGenerated writes files under out (leaving unchanged ones untouched)
 // and deletes the files nomnom generated there before that it no longer
 // produces. Files without the generated header are the user's and are never
-// touched.
+// touched, and neither are migrations: a database may have applied them.
 func writeGenerated(out string, files map[string][]byte, stdout io.Writer) error {
 	names := make([]string, 0, len(files))
 	dirs := map[string]bool{}
@@ -169,7 +179,7 @@ func writeGenerated(out string, files map[string][]byte, stdout io.Writer) error
 				return err
 			}
 			rel, _ := filepath.Rel(out, path)
-			if _, ok := files[filepath.ToSlash(rel)]; !ok && isGenerated(path) {
+			if _, ok := files[filepath.ToSlash(rel)]; !ok && !isMigration(rel) && isGenerated(path) {
 				stale = append(stale, path)
 			}
 			return nil
@@ -189,13 +199,20 @@ func writeGenerated(out string, files map[string][]byte, stdout io.Writer) error
 	return nil
 }
 
+// isMigration reports whether rel (relative to the output folder) is a
+// migration file.
+func isMigration(rel string) bool {
+	dir, file := filepath.Split(filepath.ToSlash(rel))
+	return dir == "migrations/" && strings.HasSuffix(file, ".sql")
+}
+
 func isGenerated(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	line = strings.TrimSpace(line)
-	return line == "// "+codegen.Header || line == "-- "+codegen.Header || line == "# "+codegen.Header
+	head := make([]byte, 128)
+	n, _ := io.ReadFull(f, head)
+	return codegen.IsGenerated(head[:n])
 }

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/nomnom-io/nomnom/internal/confirm"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/migrations"
 )
 
-const migrateUsage = `usage: nomnom migrate [flags] up | down [N] | version
+const migrateUsage = `usage: nomnom migrate [flags] up | down N | down --all | version
 
   up        apply every platform migration not yet applied
-  down [N]  revert the last N platform migrations (all without N)
+  down N    revert the last N platform migrations
+  down      revert them all: asks on a terminal, needs --all otherwise
   version   print the version the database is at
 
 flags:`
@@ -22,9 +24,10 @@ flags:`
 // (message_status), kept in the schema_migrations version table.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
-	var createDatabase bool
+	var createDatabase, all bool
 	f := envflag.New("migrate")
 	f.BoolVar(&createDatabase, "create-database", false, "create the database first when it does not exist")
+	f.BoolVar(&all, "all", false, "with down and no N: revert every migration without asking")
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
 	f.SetOutput(envflag.Output(stderr))
 	f.Usage = func() {
@@ -42,6 +45,12 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if databaseURL == "" {
 		return errors.New("no database: set DATABASE_URL or --database-url")
+	}
+	if op == "down" && steps == 0 {
+		in, interactive := confirm.Terminal()
+		if err := confirm.DownAll(all, "platform", in, interactive, envflag.Output(stderr)); err != nil {
+			return err
+		}
 	}
 	if createDatabase {
 		created, err := migrations.CreateDatabase(ctx, databaseURL)

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/nomnom-io/nomnom/internal/testsvc"
+	"github.com/nomnom-io/nomnom/migrations"
 )
 
 func TestMigrateCommand(t *testing.T) {
@@ -17,12 +19,12 @@ func TestMigrateCommand(t *testing.T) {
 		want string
 	}{
 		{[]string{"version"}, "platform migrations: at version 0\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
-		{[]string{"version"}, "platform migrations: at version 1\n"},
-		{[]string{"down", "1"}, "platform migrations: at version 0\n"},
-		{[]string{"up"}, "platform migrations: at version 1\n"},
-		{[]string{"down"}, "platform migrations: at version 0\n"},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
+		{[]string{"version"}, at(migrations.PlatformVersion)},
+		{[]string{"down", "1"}, at(migrations.PlatformVersion - 1)},
+		{[]string{"up"}, at(migrations.PlatformVersion)},
+		{[]string{"down", "--all"}, "platform migrations: at version 0\n"},
 	}
 	for _, s := range steps {
 		var stdout, stderr bytes.Buffer
@@ -32,6 +34,8 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 }
+
+func at(v uint) string { return fmt.Sprintf("platform migrations: at version %d\n", v) }
 
 func TestMigrateCommandErrors(t *testing.T) {
 	t.Parallel()
@@ -44,6 +48,7 @@ func TestMigrateCommandErrors(t *testing.T) {
 		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "sideways"}, 2, `unknown operation "sideways"`},
 		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "down", "0"}, 2, "N must be a positive integer"},
 		{[]string{"migrate", "--database-url", "", "up"}, 1, "set DATABASE_URL or --database-url"},
+		{[]string{"migrate", "--database-url", "postgres://x@127.0.0.1:1/x", "down"}, 1, "down without N reverts every platform migration, dropping their tables and rows: pass N to revert the last N, or --all"},
 		{[]string{"migrate", "--database-url", "postgres://x:pw-secret@127.0.0.1:1/x", "up"}, 1, "127.0.0.1"},
 	}
 	for _, tt := range tests {

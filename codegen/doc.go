@@ -1,5 +1,5 @@
-// Package codegen turns entity definitions (YAML, apiVersion nomnom.io/v1)
-// into a worker: a Go package with the entity models, the decoding and
+// Package codegen turns entity definitions (YAML, apiVersion nomnom.dev/v1,
+// or one of the origin project's formats, see Formats below) into a worker: a Go package with the entity models, the decoding and
 // validation of message bodies, batched upserts and the handler the worker
 // runtime calls; a main for the worker binary; and golang-migrate files for
 // the entity tables.
@@ -16,7 +16,7 @@
 //
 // One document per entity:
 //
-//	apiVersion: nomnom.io/v1
+//	apiVersion: nomnom.dev/v1
 //	kind: Entity
 //	metadata: {name: OrderLineItem, description: one line of an order.}
 //	spec:
@@ -56,11 +56,54 @@
 // rt.Transform (the generated code refers to it, so the build fails with
 // "undefined: <func>" until it exists).
 //
+// # Schema evolution
+//
+// Generate never rewrites a migration: Options.Migrations is the folder as
+// it stands, and its SchemaFile (migrations/schema.json) the snapshot of the
+// tables its migrations produce. The snapshot, not the SQL, is compared
+// with the definitions; additive changes (new table, nullable or defaulted
+// column, index, wider type or constraints) become the next numbered
+// migration, and destructive ones (drop, type change, NOT NULL, narrower
+// constraints, new unicity) are refused with an ErrorList that names each,
+// unless Options.AllowDestructive asks for them in a migration of their
+// own. A folder without a snapshot whose single 0001 migration matches the
+// definitions is adopted.
+//
 // Rules the validator holds to, besides types and required keys:
 // repeatedFor.field is a path in the parent's object; if the parent also
-// declares a field reading that path, the field must be json or an array.
+// declares a field reading that path, the field must be json or an array,
+// and a parent field of that name computed otherwise (a transform, a
+// constant, a copy or another path) is an error, since the items would be
+// looked up in the message and never found.
 // A persisted entity needs unicity.fields or primaryKey fields (so replays
 // update rather than duplicate), none of them nullable. Table and column
 // names must be snake_case and not PostgreSQL reserved words (they are
-// never quoted). Derivations may nest to any depth but not loop.
+// never quoted), nor system columns (xmin, ctid, …); a table holds at most
+// 1,600 columns. Two fields of an entity may not become the same Go name
+// (x1 and x_1). Every name the tables create in PostgreSQL (tables,
+// indexes, primary keys, unique and check constraints, as PostgreSQL cuts
+// them at 63 bytes) must differ from the others and from nomnom's own
+// (message_status, *_schema_migrations). Derivations may nest to any depth
+// but not loop. Every error names a file and a line.
+//
+// # Formats
+//
+// Three formats load into the same Model (Entity.Format says which), so
+// validate, generate and convert treat them alike:
+//
+//   - nomnom's own, above, under APIVersion (nomnom.dev/v1); files written
+//     before nomnom had an apiVersion of its own say nomnom.io/v1 and still
+//     load;
+//   - the origin project's nomnom.io/v1 schema (originv1.go): a document under nomnom.io/v1 is the origin's when it
+//     uses a construct only the origin has (labels, annotations, doc,
+//     camelCase names, flat copyFrom, a string transform, parents,
+//     legacyMapping, an index method, status); camelCase names are the JSON
+//     keys and their snake_case the columns;
+//   - the origin project's legacy `entity:` files (legacy.go).
+//
+// What the origin can say and nomnom cannot (a transform that is not built
+// in, default now(), legacyMapping, an index method other than btree,
+// parents on two lines of descent) is an error at its line that says what
+// to write instead, never dropped. Convert writes any of them in nomnom's
+// own format.
 package codegen

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"go/format"
+	"io/fs"
 	"path"
 	"regexp"
 	"strings"
@@ -26,6 +27,14 @@ type Options struct {
 	// Name names the worker binary (cmd/<Name>-worker), the migration files
 	// and their version table (<Name>_schema_migrations). Default: Package.
 	Name string
+	// Migrations is the migrations folder as it stands (nil: a new project).
+	// Generate reads its SchemaFile and the numbers of its migrations, and
+	// never rewrites one of them: it adds the next numbered migration.
+	Migrations fs.FS
+	// AllowDestructive generates changes that may lose or reject existing
+	// data (a drop, a type change, NOT NULL, a new unicity) in a migration
+	// of their own, instead of refusing them.
+	AllowDestructive bool
 }
 
 var goPackage = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
@@ -68,18 +77,19 @@ func Generate(m *Model, opts Options) (map[string][]byte, error) {
 	v := newView(m, opts)
 	pkg := opts.Package
 	files := map[string]string{
-		path.Join(pkg, "models.go"):                                     "models.go.tmpl",
-		path.Join(pkg, "decode.go"):                                     "decode.go.tmpl",
-		path.Join(pkg, "persist.go"):                                    "persist.go.tmpl",
-		path.Join(pkg, "handler.go"):                                    "handler.go.tmpl",
-		path.Join("cmd", opts.Name+"-worker", "main.go"):                "main.go.tmpl",
-		path.Join("cmd", opts.Name+"-worker", "Dockerfile"):             "Dockerfile.tmpl",
-		path.Join("cmd", opts.Name+"-worker", "compose.yaml"):           "compose.yaml.tmpl",
-		path.Join("migrations", "migrations.go"):                        "migrations.go.tmpl",
-		path.Join("migrations", "0001_"+opts.Name+"_entities.up.sql"):   "up.sql.tmpl",
-		path.Join("migrations", "0001_"+opts.Name+"_entities.down.sql"): "down.sql.tmpl",
+		path.Join(pkg, "models.go"):                           "models.go.tmpl",
+		path.Join(pkg, "decode.go"):                           "decode.go.tmpl",
+		path.Join(pkg, "persist.go"):                          "persist.go.tmpl",
+		path.Join(pkg, "handler.go"):                          "handler.go.tmpl",
+		path.Join("cmd", opts.Name+"-worker", "main.go"):      "main.go.tmpl",
+		path.Join("cmd", opts.Name+"-worker", "Dockerfile"):   "Dockerfile.tmpl",
+		path.Join("cmd", opts.Name+"-worker", "compose.yaml"): "compose.yaml.tmpl",
+		path.Join("migrations", "migrations.go"):              "migrations.go.tmpl",
 	}
-	out := make(map[string][]byte, len(files))
+	out, err := migrationSet(v, opts)
+	if err != nil {
+		return nil, err
+	}
 	for name, tmpl := range files {
 		var b bytes.Buffer
 		if err := templates.ExecuteTemplate(&b, tmpl, v); err != nil {

@@ -73,7 +73,7 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(data, again[name]) {
 					t.Errorf("%s differs between two runs", name)
 				}
-				if !hasHeader(data) {
+				if !IsGenerated(data) {
 					t.Errorf("%s does not start with the generated header", name)
 				}
 			}
@@ -87,15 +87,6 @@ func TestGolden(t *testing.T) {
 
 // hasHeader reports whether a file starts with the generated header of Go,
 // SQL, or Dockerfile and YAML files.
-func hasHeader(data []byte) bool {
-	for _, comment := range []string{"// ", "-- ", "# "} {
-		if bytes.HasPrefix(data, []byte(comment+Header)) {
-			return true
-		}
-	}
-	return false
-}
-
 func (c goldenCase) existing(t *testing.T) map[string]bool {
 	out := map[string]bool{}
 	roots := c.owned
@@ -108,7 +99,7 @@ func (c goldenCase) existing(t *testing.T) map[string]bool {
 				return nil
 			}
 			data, _ := os.ReadFile(path)
-			if hasHeader(data) {
+			if IsGenerated(data) {
 				rel, _ := filepath.Rel(c.want, path)
 				out[filepath.ToSlash(rel)] = true
 			}

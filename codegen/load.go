@@ -15,8 +15,16 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// APIVersion is the only apiVersion this generator reads.
-const APIVersion = "nomnom.io/v1"
+// APIVersion is the apiVersion of nomnom's own entity format. It is not the
+// origin project's: see SharedAPIVersion.
+const APIVersion = "nomnom.dev/v1"
+
+// SharedAPIVersion is the apiVersion that nomnom's own format used before
+// it had one of its own, and that the origin project's v1 schema uses for a
+// different shape. A document under it is read by shape: the origin's when
+// it uses any construct only the origin has (see originShaped), nomnom's
+// otherwise.
+const SharedAPIVersion = "nomnom.io/v1"
 
 // Load reads every *.yaml and *.yml file of dir (not its subfolders), every
 // document of each, and validates the whole set. The error, when not nil, is
@@ -61,6 +69,7 @@ func LoadFiles(files map[string][]byte) (*Model, error) {
 	if len(m.Entities) == 0 && len(errs) == 0 {
 		errs.add(Pos{File: names[0], Line: 1}, "", "no entity defined")
 	}
+	resolveOrigin(m, &errs)
 	validate(m, &errs)
 	if err := errs.err(); err != nil {
 		return m, err
@@ -92,7 +101,16 @@ func parseFile(name string, data []byte, errs *ErrorList) []*Entity {
 			continue
 		}
 		r := &reader{file: name, errs: errs}
-		if e := r.entity(doc.Content[0]); e != nil {
+		var e *Entity
+		switch root := deref(doc.Content[0]); {
+		case isLegacy(root):
+			e = r.legacyEntity(root)
+		case originShaped(root):
+			e = r.originEntity(root)
+		default:
+			e = r.entity(root)
+		}
+		if e != nil {
 			out = append(out, e)
 		}
 	}
@@ -102,6 +120,10 @@ func parseFile(name string, data []byte, errs *ErrorList) []*Entity {
 type reader struct {
 	file string
 	errs *ErrorList
+	// overrides are a legacy document's persistence.field_overrides, merged
+	// into its fields once they are all read.
+	overrides     []*yaml.Node
+	overridesPath string
 }
 
 func (r *reader) pos(n *yaml.Node) Pos { return Pos{File: r.file, Line: n.Line} }
@@ -245,12 +267,30 @@ func (r *reader) strings(n *yaml.Node, path string) []string {
 	return out
 }
 
+// stringMap reads a mapping of scalar values (labels, annotations).
+func (r *reader) stringMap(n *yaml.Node, path string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		r.errorf(n, path, "expected a mapping, got %s", describe(n))
+		return nil
+	}
+	out := map[string]string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		if v.Kind != yaml.ScalarNode {
+			r.errorf(v, join(path, k.Value), "expected a single value, got %s", describe(v))
+			continue
+		}
+		out[k.Value] = v.Value
+	}
+	return out
+}
+
 func (r *reader) entity(doc *yaml.Node) *Entity {
-	e := &Entity{Pos: r.pos(doc), Persistence: Persistence{Enabled: true, Pos: r.pos(doc), OnConflict: "update"}}
+	e := &Entity{Pos: r.pos(doc), Format: FormatNomnom, Persistence: Persistence{Enabled: true, Pos: r.pos(doc), OnConflict: "update"}}
 	ok := r.mapping(doc, "", []string{"apiVersion", "kind", "metadata", "spec"}, map[string]func(*yaml.Node, string){
 		"apiVersion": func(v *yaml.Node, p string) {
-			if s := r.str(v, p); s != "" && s != APIVersion {
-				r.errorf(v, p, "unsupported apiVersion %q (want %s)", s, APIVersion)
+			if s := r.str(v, p); s != "" && s != APIVersion && s != SharedAPIVersion {
+				r.errorf(v, p, "unsupported apiVersion %q (want %s; %s is read too, and a document with an `entity:` key is the origin project's legacy format)", s, APIVersion, SharedAPIVersion)
 			}
 		},
 		"kind": func(v *yaml.Node, p string) {
@@ -265,6 +305,8 @@ func (r *reader) entity(doc *yaml.Node) *Entity {
 					e.Name = r.str(v, p)
 				},
 				"description": func(v *yaml.Node, p string) { e.Description = r.str(v, p) },
+				"labels":      func(v *yaml.Node, p string) { e.Labels = r.stringMap(v, p) },
+				"annotations": func(v *yaml.Node, p string) { e.Annotations = r.stringMap(v, p) },
 			})
 		},
 		"spec": func(v *yaml.Node, p string) { r.spec(v, p, e) },

@@ -33,11 +33,30 @@ func (m *Model) Entity(name string) *Entity {
 	return nil
 }
 
+// Formats an entity definition is read from (Entity.Format).
+const (
+	// FormatNomnom is nomnom's own format (apiVersion nomnom.dev/v1, or
+	// nomnom.io/v1 in files written before nomnom had an apiVersion of its
+	// own).
+	FormatNomnom = "nomnom"
+	// FormatOriginV1 is the origin project's nomnom.io/v1 schema
+	// (ENTITY_SCHEMA_V1.md): camelCase JSON keys, flat copyFrom, string
+	// transforms.
+	FormatOriginV1 = "origin-v1"
+	// FormatOriginLegacy is the origin project's earlier `entity:` format.
+	FormatOriginLegacy = "origin-legacy"
+)
+
 // Entity is one `kind: Entity` document.
 type Entity struct {
 	Pos         Pos
+	Format      string
 	Name        string
 	Description string
+	// Labels and Annotations are carried for the reader and for convert;
+	// the generated code does not use them.
+	Labels      map[string]string
+	Annotations map[string]string
 	Type        string // root or derived
 	Repetition  string // singleton or repeated
 	Derivation  Derivation
@@ -62,6 +81,17 @@ type Derivation struct {
 	Pos         Pos
 	Parent      string
 	RepeatedFor *RepeatedFor
+	// Parents are the origin project's multiple parents, resolved into
+	// Parent (the one the others are ancestors of) before validation.
+	Parents []ParentRef
+}
+
+// ParentRef is one of the origin project's derivation.parents: an entity
+// and the name its fields' copyFrom refer to it by.
+type ParentRef struct {
+	Pos    Pos
+	Name   string
+	Entity string
 }
 
 // From is the entity this one derives from, or "" for a root.
@@ -91,6 +121,10 @@ type Field struct {
 	Description string
 	Constraints Constraints
 	Source      Source
+	// childArray marks a legacy List[Object] field: dropped when a child
+	// entity is repeated for it (the child reads the array), a json column
+	// otherwise.
+	childArray bool
 }
 
 // Constraints restrict a field's values. Numbers are kept as their YAML text

@@ -24,86 +24,62 @@ func (f *vfield) CastType() string { return f.castType() }
 func quoteSQL(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // ddl is the CREATE TABLE of e with its constraints, indexes and comments.
-func ddl(e *ventity) string {
+func ddl(e *ventity) string { return tableDDL(tableOf(e)) }
+
+// tableDDL creates a table of a schema snapshot with its constraints,
+// indexes and comments.
+func tableDDL(t STable) string {
 	var lines []string
-	var pk []string
-	for _, f := range e.Fields {
-		lines = append(lines, column(f.Field))
-		if f.Constraints.PrimaryKey {
-			pk = append(pk, f.Name)
-		}
+	for _, c := range t.Columns {
+		lines = append(lines, columnDDL(c))
 	}
-	if len(pk) > 0 {
-		lines = append(lines, fmt.Sprintf("PRIMARY KEY (%s)", strings.Join(pk, ", ")))
+	if len(t.PrimaryKey) > 0 {
+		lines = append(lines, fmt.Sprintf("PRIMARY KEY (%s)", strings.Join(t.PrimaryKey, ", ")))
 	}
-	if u := e.Persistence.Unicity; strings.Join(u, ",") != strings.Join(pk, ",") {
-		lines = append(lines, fmt.Sprintf("CONSTRAINT %s_unicity UNIQUE (%s)", e.Table, strings.Join(u, ", ")))
+	if len(t.Unicity) > 0 {
+		lines = append(lines, fmt.Sprintf("CONSTRAINT %s UNIQUE (%s)", unicityName(t.Name), strings.Join(t.Unicity, ", ")))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE %s (\n    %s\n);\n", e.Table, strings.Join(lines, ",\n    "))
-	for _, f := range e.Fields {
-		if f.Constraints.Indexed {
-			fmt.Fprintf(&b, "CREATE INDEX %s_%s_idx ON %s (%s);\n", e.Table, f.Name, e.Table, f.Name)
-		}
+	fmt.Fprintf(&b, "CREATE TABLE %s (\n    %s\n);\n", t.Name, strings.Join(lines, ",\n    "))
+	for _, ix := range t.Indexes {
+		b.WriteString(indexDDL(t.Name, ix))
 	}
-	for _, ix := range e.Persistence.Indexes {
-		name, kind := ix.Name, "INDEX"
-		if name == "" {
-			name = e.Table + "_" + strings.Join(ix.Fields, "_") + "_idx"
-		}
-		if ix.Unique {
-			kind = "UNIQUE INDEX"
-		}
-		fmt.Fprintf(&b, "CREATE %s %s ON %s (%s);\n", kind, name, e.Table, strings.Join(ix.Fields, ", "))
+	if t.Comment != "" {
+		fmt.Fprintf(&b, "COMMENT ON TABLE %s IS %s;\n", t.Name, quoteSQL(t.Comment))
 	}
-	if e.Description != "" {
-		fmt.Fprintf(&b, "COMMENT ON TABLE %s IS %s;\n", e.Table, quoteSQL(e.Description))
-	}
-	for _, f := range e.Fields {
-		if f.Description != "" {
-			fmt.Fprintf(&b, "COMMENT ON COLUMN %s.%s IS %s;\n", e.Table, f.Name, quoteSQL(f.Description))
+	for _, c := range t.Columns {
+		if c.Comment != "" {
+			fmt.Fprintf(&b, "COMMENT ON COLUMN %s.%s IS %s;\n", t.Name, c.Name, quoteSQL(c.Comment))
 		}
 	}
 	return b.String()
 }
 
-// column is a column definition. CHECKs repeat the scalar constraints so
+// unicityName names the unique constraint of the unicity fields when they
+// are not the primary key.
+func unicityName(table string) string { return table + "_unicity" }
+
+func indexDDL(table string, ix SIndex) string {
+	kind := "INDEX"
+	if ix.Unique {
+		kind = "UNIQUE INDEX"
+	}
+	return fmt.Sprintf("CREATE %s %s ON %s (%s);\n", kind, ix.Name, table, strings.Join(ix.Columns, ", "))
+}
+
+// columnDDL is a column definition. CHECKs repeat the scalar constraints so
 // the table holds to them whoever writes it; patterns stay in Go, whose
 // regexp syntax differs from PostgreSQL's.
-func column(f *Field) string {
-	s := f.Name + " " + f.sqlType()
-	c := f.Constraints
-	if !c.Nullable {
+func columnDDL(c SColumn) string {
+	s := c.Name + " " + c.Type
+	if c.NotNull {
 		s += " NOT NULL"
 	}
 	if c.Unique {
 		s += " UNIQUE"
 	}
-	if f.Type.Array {
-		return s
-	}
-	var checks []string
-	if c.MinLength != nil && *c.MinLength > 0 {
-		checks = append(checks, fmt.Sprintf("char_length(%s) >= %d", f.Name, *c.MinLength))
-	}
-	if c.MaxLength != nil {
-		checks = append(checks, fmt.Sprintf("char_length(%s) <= %d", f.Name, *c.MaxLength))
-	}
-	if c.Minimum != nil {
-		checks = append(checks, fmt.Sprintf("%s >= %s", f.Name, plainNumber(*c.Minimum)))
-	}
-	if c.Maximum != nil {
-		checks = append(checks, fmt.Sprintf("%s <= %s", f.Name, plainNumber(*c.Maximum)))
-	}
-	if len(c.Enum) > 0 {
-		q := make([]string, len(c.Enum))
-		for i, v := range c.Enum {
-			q[i] = quoteSQL(v)
-		}
-		checks = append(checks, fmt.Sprintf("%s IN (%s)", f.Name, strings.Join(q, ", ")))
-	}
-	if len(checks) > 0 {
-		s += " CHECK (" + strings.Join(checks, " AND ") + ")"
+	if c.Check != nil {
+		s += " CHECK (" + c.Check.expr(c.Name) + ")"
 	}
 	return s
 }

@@ -62,17 +62,52 @@ func validate(m *Model, errs *ErrorList) {
 		names[e.Name] = e
 	}
 	for _, e := range m.Entities {
+		fillPositions(e)
+	}
+	for _, e := range m.Entities {
 		validateDerivation(m, e, errs)
 		validateFields(m, e, errs)
 		validatePersistence(e, tables, errs)
 	}
 	validateCycles(m, errs)
+	validateNames(m, errs)
 	hasRoot := false
 	for _, e := range m.Entities {
 		hasRoot = hasRoot || e.Type == "root"
 	}
 	if !hasRoot && len(m.Entities) > 0 {
 		errs.add(m.Entities[0].Pos, "spec.type", "no root entity: a message is always decoded into a root entity first")
+	}
+}
+
+// fillPositions gives the parts of a definition that were left out (and
+// so were never read) the position of what holds them, so that every error
+// names a line.
+func fillPositions(e *Entity) {
+	fill := func(p *Pos, parent Pos) {
+		if p.Line == 0 {
+			*p = parent
+		}
+	}
+	fill(&e.Derivation.Pos, e.Pos)
+	if rf := e.Derivation.RepeatedFor; rf != nil {
+		fill(&rf.Pos, e.Derivation.Pos)
+	}
+	fill(&e.Persistence.Pos, e.Pos)
+	fill(&e.Persistence.UnicityPos, e.Persistence.Pos)
+	for i := range e.Persistence.Indexes {
+		fill(&e.Persistence.Indexes[i].Pos, e.Persistence.Pos)
+	}
+	for _, f := range e.Fields {
+		fill(&f.Pos, e.Pos)
+		fill(&f.TypePos, f.Pos)
+		fill(&f.Source.Pos, f.Pos)
+		if cf := f.Source.CopyFrom; cf != nil {
+			fill(&cf.Pos, f.Source.Pos)
+		}
+		if t := f.Source.Transform; t != nil {
+			fill(&t.Pos, f.Source.Pos)
+		}
 	}
 }
 
@@ -147,7 +182,40 @@ func validateDerivation(m *Model, e *Entity, errs *ErrorList) {
 		if f.readPath() == rf.Field && f.Type.Base != "" && !f.Type.Array && f.Type.Base != "json" {
 			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s is declared as %s at %s, not an array (declare it json or T[], or leave it undeclared)", parent.Name, rf.Field, f.Type, f.Pos)
 		}
+		// The items are read from the parent's object in the message: a
+		// field of that name computed by nomnom is not there, and every
+		// message would complete with no item written.
+		if f.Name == rf.Field && f.readPath() != rf.Field {
+			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s (%s) is %s, while repeatedFor.field %q is looked up as a path in %s's object in the message, where that value is not: no item would ever be found; point field at the array in the message%s",
+				parent.Name, f.Name, f.Pos, computedBy(f), rf.Field, parent.Name, inputHint(f))
+		}
 	}
+}
+
+// computedBy says where a field's value comes from when it is not a path
+// of the same name.
+func computedBy(f *Field) string {
+	s := f.Source
+	switch {
+	case s.Transform != nil:
+		return "computed by the transform " + s.Transform.Name
+	case s.CopyFrom != nil:
+		return "copied from " + s.CopyFrom.Entity + "." + s.CopyFrom.Field
+	case s.Constant != nil:
+		return "a constant"
+	}
+	return "read from the path " + s.Field
+}
+
+// inputHint suggests the message path a computed field reads, if any.
+func inputHint(f *Field) string {
+	switch s := f.Source; {
+	case s.Transform != nil && len(s.Transform.Inputs) > 0:
+		return fmt.Sprintf(" (the transform reads %q), and compute each item's values in the derived entity's own fields", s.Transform.Inputs[0])
+	case s.Field != "":
+		return fmt.Sprintf(" (%q)", s.Field)
+	}
+	return ""
 }
 
 // readPath is the message path a field reads, or "" when its value does not

@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -74,7 +75,9 @@ func TestValidationErrors(t *testing.T) {
 		{"duplicate entity", order + "---\n" + r("table: orders", "table: orders2").Replace(order), "e.yaml:20: metadata.name: duplicate entity \"Order\" (first defined at e.yaml:4)"},
 		{"duplicate field", r("name: line_items", "name: order_key").Replace(order), "e.yaml:11: spec.fields[1].name: duplicate field \"order_key\""},
 		{"bad entity name", r("name: Order", "name: order").Replace(order), "must be PascalCase"},
-		{"bad field name", r("name: line_items", "name: LineItems").Replace(order), "e.yaml:11: spec.fields[1].name: field name \"LineItems\" must be snake_case"},
+		// Under nomnom.io/v1 a camelCase name is the origin's JSON key (see
+		// TestOriginV1); nomnom's own apiVersion keeps names snake_case.
+		{"bad field name", r("name: line_items", "name: LineItems", "nomnom.io/v1", APIVersion).Replace(order), "e.yaml:11: spec.fields[1].name: field name \"LineItems\" must be snake_case"},
 		{"reserved column", r("name: line_items", "name: select").Replace(order), "e.yaml:11: spec.fields[1].name: \"select\" is a reserved SQL word"},
 		{"reserved table", r("table: orders", "table: order").Replace(order), "e.yaml:15: spec.persistence.table: table name \"order\" is a reserved SQL word"},
 		{"default table reserved", r("  persistence:\n    table: orders\n", "").Replace(order), "table name \"order\" is a reserved SQL word"},
@@ -116,6 +119,25 @@ func TestValidationErrors(t *testing.T) {
 		{"onConflict", r("table: orders", "table: orders\n    onConflict: replace").Replace(order), "e.yaml:16: spec.persistence.onConflict: unknown onConflict \"replace\""},
 		{"index field undeclared", r("table: orders", "table: orders\n    indexes: [{fields: [nope]}]").Replace(order), "spec.persistence.indexes[0].fields[0]: Order has no field \"nope\""},
 		{"generated name", r("name: Order", "name: Rows").Replace(order), "entity name \"Rows\" is taken by the generated package"},
+		{"go field collision same entity", r("    - name: line_items\n", "    - name: x1\n      type: integer\n    - name: x_1\n").Replace(order),
+			"e.yaml:13: spec.fields[2].name: fields \"x_1\" and \"x1\" (line 11) both become the Go field X1; rename one of them"},
+		{"index names collide", withTable("a", "b_c") + "---\n" + withTable("a_b", "c"),
+			"e.yaml:27: spec.fields[1]: the index of field \"c\" of table \"a_b\" is named a_b_c_idx, like the index of field \"b_c\" of table \"a\" (e.yaml:11); PostgreSQL names share one namespace: rename the table or the field"},
+		{"truncated names collide", r("table: orders", "table: orders\n    indexes:\n      - {name: "+strings.Repeat("x", 63)+"_by_key, fields: [order_key]}\n      - {name: "+strings.Repeat("x", 63)+"_by_items, fields: [line_items]}").Replace(order),
+			"e.yaml:18: spec.persistence.indexes[1]: the index 1 of table \"orders\" is named " + strings.Repeat("x", 63) + " (PostgreSQL cuts"},
+		{"platform table", r("table: orders", "table: message_status").Replace(order),
+			"e.yaml:15: spec.persistence.table: the table \"message_status\" of Order is named message_status, a name of nomnom's own tables in the same database; rename spec.persistence.table"},
+		{"version table", r("table: orders", "table: shop_schema_migrations").Replace(order), "a name of nomnom's own tables"},
+		{"table named like a primary key", order + "---\n" + r("name: Order", "name: Other", "table: orders", "table: orders_pkey").Replace(order),
+			"e.yaml:31: spec.persistence.table: the table \"orders_pkey\" of Other is named orders_pkey, like the primary key of table \"orders\" (e.yaml:15)"},
+		{"repeatedFor over a transform", r("      constraints: {nullable: true}\n", "      constraints: {nullable: true}\n      source: {transform: {name: coalesce, inputs: [items, lines]}}\n").Replace(order) + "---\n" + line,
+			"e.yaml:25: spec.derivation.repeatedFor.field: Order.line_items (e.yaml:11) is computed by the transform coalesce, while repeatedFor.field \"line_items\" is looked up as a path in Order's object in the message, where that value is not: no item would ever be found; point field at the array in the message (the transform reads \"items\")"},
+		{"repeatedFor over a renamed path", r("      constraints: {nullable: true}\n", "      constraints: {nullable: true}\n      source: {field: raw.lines}\n").Replace(order) + "---\n" + line,
+			"Order.line_items (e.yaml:11) is read from the path raw.lines, while repeatedFor.field \"line_items\" is looked up as a path in Order's object in the message, where that value is not: no item would ever be found; point field at the array in the message (\"raw.lines\")"},
+		{"field name with a space", r("name: line_items", "name: line items").Replace(order), "e.yaml:11: spec.fields[1].name: field name \"line items\" must be snake_case"},
+		{"system column xmin", r("name: line_items", "name: xmin").Replace(order), "e.yaml:11: spec.fields[1].name: \"xmin\" is a PostgreSQL system column of every table; rename the field"},
+		{"system column ctid", r("name: line_items", "name: ctid").Replace(order), "\"ctid\" is a PostgreSQL system column"},
+		{"too many columns", r("  persistence:\n", manyFields(1600)+"  persistence:\n").Replace(order), "e.yaml:3215: spec.fields: Order has 1602 fields, more than the 1600 columns a PostgreSQL table can hold"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,6 +149,11 @@ func TestValidationErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("errors do not mention %q:\n%v", c.want, err)
+			}
+			for _, e := range list {
+				if e.Pos.File == "" || e.Pos.Line < 1 {
+					t.Errorf("error without a line: %q", e.Error())
+				}
 			}
 		})
 	}
@@ -175,4 +202,20 @@ func TestMultiLineDescription(t *testing.T) {
 	if !strings.Contains(string(files["shop/models.go"]), "// Order is an order, on two lines.\n") {
 		t.Fatalf("models.go:\n%s", files["shop/models.go"])
 	}
+}
+
+// withTable is an entity of table name with an indexed field.
+func withTable(table, field string) string {
+	return strings.NewReplacer("name: Order", "name: T"+strings.ReplaceAll(table, "_", ""), "table: orders", "table: "+table,
+		"    - name: line_items\n      type: json\n      constraints: {nullable: true}\n",
+		"    - name: "+field+"\n      type: integer\n      constraints: {indexed: true}\n").Replace(order)
+}
+
+// manyFields is n field definitions.
+func manyFields(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "    - name: f%d\n      type: integer\n", i)
+	}
+	return b.String()
 }

@@ -26,6 +26,9 @@ type DeadLetter struct {
 	Reason     string    `json:"reason"`
 	Attempts   int       `json:"attempts"`
 	FailedAt   time.Time `json:"failed_at"`
+	// Truncated is the payload's original size when the copy holds only its
+	// beginning (it was too large for the DLQ stream); 0 otherwise.
+	Truncated int `json:"truncated,omitempty"`
 	// Data is the payload as the worker fetched it (an envelope, unless it
 	// failed for not being one).
 	Data []byte `json:"-"`
@@ -113,7 +116,10 @@ func scanDLQ(ctx context.Context, js jetstream.JetStream, top wire.Topology, fn 
 				return err
 			}
 			more, err := fn(dl)
-			if err != nil || !more || dl.Sequence >= last {
+			// The consumer's pending count says when this was the last
+			// message, so a listing never waits out a fetch on an empty
+			// stream (the last sequence may be a deleted message).
+			if err != nil || !more || dl.Sequence >= last || isLast(m) {
 				// Drain the rest of the fetch before returning.
 				for range batch.Messages() {
 				}
@@ -127,6 +133,25 @@ func scanDLQ(ctx context.Context, js jetstream.JetStream, top wire.Topology, fn 
 			return ctx.Err()
 		}
 	}
+}
+
+// isLast reports whether no message followed m when it was delivered.
+func isLast(m jetstream.Msg) bool {
+	md, err := m.Metadata()
+	return err == nil && md.NumPending == 0
+}
+
+// Count returns how many messages the dead-letter stream holds.
+func (a *Admin) Count(ctx context.Context) (uint64, error) {
+	stream, err := a.js.Stream(ctx, a.top.DLQStream())
+	if err != nil {
+		return 0, fmt.Errorf("dlq stream %s: %w", a.top.DLQStream(), err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("dlq stream %s: %w", a.top.DLQStream(), err)
+	}
+	return info.State.Msgs, nil
 }
 
 func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
@@ -143,6 +168,7 @@ func deadLetterOf(m jetstream.Msg) (DeadLetter, error) {
 		Data:       m.Data(),
 	}
 	dl.Attempts, _ = strconv.Atoi(h.Get(wire.HeaderDLQAttempts))
+	dl.Truncated, _ = strconv.Atoi(h.Get(wire.HeaderDLQTruncated))
 	dl.FailedAt, err = time.Parse(time.RFC3339Nano, h.Get(wire.HeaderDLQFailedAt))
 	if err != nil {
 		dl.FailedAt = md.Timestamp.UTC()
@@ -229,6 +255,9 @@ type stores struct {
 }
 
 func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores stores, dl DeadLetter) (Outcome, error) {
+	if dl.Truncated > 0 {
+		return OutcomeSkipped, fmt.Errorf("cannot be redriven: the copy holds %d of the payload's %d bytes", len(dl.Data), dl.Truncated)
+	}
 	env, err := wire.DecodeEnvelope(dl.Data)
 	if err != nil {
 		return OutcomeSkipped, fmt.Errorf("cannot be redriven: %w", err)

@@ -466,7 +466,7 @@ func TestComposeStack(t *testing.T) {
 
 	t.Run("health", func(t *testing.T) {
 		a, h, err := c.health()
-		if err != nil || a.code != 200 || h["status"] != "ok" {
+		if err != nil || a.code != 200 || h["status"] != "healthy" {
 			t.Fatalf("GET /health: %s (%v)", a, err)
 		}
 		m, err := c.do("GET", "/metrics", "", nil)

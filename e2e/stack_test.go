@@ -24,6 +24,9 @@ type stack struct {
 	client  *client
 	// workerEnv is added to every worker's environment.
 	workerEnv []string
+	// schemaPending is set until migrate runs on a stack made with
+	// migrateLater: its workers wait for the schema and are only alive.
+	schemaPending bool
 }
 
 // stackOptions shape a stack.
@@ -36,6 +39,9 @@ type stackOptions struct {
 	workers int
 	// workerEnv is added to every worker's environment (NOMNOM_BATCH_SIZE…).
 	workerEnv []string
+	// migrateLater leaves the database empty: the test applies the
+	// migrations itself with migrate, after starting the workers.
+	migrateLater bool
 }
 
 type gatewayProc struct {
@@ -73,7 +79,10 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"NATS_CONSUMER=tpch-" + strings.ToLower(id),
 		"LOG_LEVEL=info",
 	}
-	s.migrate()
+	s.schemaPending = o.migrateLater
+	if !o.migrateLater {
+		s.migrate()
+	}
 	s.startGateway()
 	n := o.workers
 	switch n {
@@ -95,6 +104,7 @@ func (s *stack) migrate() {
 	if out, err := runCmd(s.t, s.logs, []string{"DATABASE_URL=" + s.dbURL}, bin(s.t, "tpch-worker"), "migrate", "up"); err != nil {
 		s.t.Fatalf("tpch-worker migrate up: %v\n%s", err, out)
 	}
+	s.schemaPending = false
 }
 
 func (s *stack) startGateway() {
@@ -125,7 +135,11 @@ func (s *stack) startWorker() *workerProc {
 	p := startProc(s.t, s.logs, name, bin(s.t, "tpch-worker"), env, "run")
 	w := &workerProc{proc: p, metricsURL: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	s.workers = append(s.workers, w)
-	waitHTTP(s.t, name, w.metricsURL+"/healthz", 60*time.Second)
+	probe := "/healthz"
+	if s.schemaPending {
+		probe = "/livez" // it waits for its migrations, not ready until then
+	}
+	waitHTTP(s.t, name, w.metricsURL+probe, 60*time.Second)
 	return w
 }
 

@@ -62,19 +62,29 @@ func (ring keyring) authenticate(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("X-API-Key")
-		if auth := r.Header.Get("Authorization"); key == "" && auth != "" {
-			scheme, token, _ := strings.Cut(auth, " ")
-			if strings.EqualFold(scheme, "Bearer") {
-				key = strings.TrimSpace(token)
-			}
-		}
-		tenant, ok := ring[sha256.Sum256([]byte(key))]
-		if key == "" || !ok {
+		tenant, ok := ring.lookup(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nomnom"`)
 			writeError(w, errorf(http.StatusUnauthorized, codeUnauthorized, "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
 	})
+}
+
+// lookup returns the tenant of the request's API key, from "Authorization:
+// Bearer <key>" or "X-API-Key"; ok is false without a known key.
+func (ring keyring) lookup(r *http.Request) (tenant string, ok bool) {
+	key := r.Header.Get("X-API-Key")
+	if auth := r.Header.Get("Authorization"); key == "" && auth != "" {
+		scheme, token, _ := strings.Cut(auth, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			key = strings.TrimSpace(token)
+		}
+	}
+	if key == "" {
+		return "", false
+	}
+	tenant, ok = ring[sha256.Sum256([]byte(key))]
+	return tenant, ok
 }

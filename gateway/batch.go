@@ -16,7 +16,9 @@ import (
 // every line.
 const maxListedErrors = 100
 
-// batchResponse is the answer of POST /ingest/batch.
+// batchResponse is the answer of POST /ingest/batch. Status is "success"
+// when every line was accepted, "partial" when some were not, "rejected"
+// when none was (with Error).
 type batchResponse struct {
 	Error      *errorDetail `json:"error,omitempty"`
 	Status     string       `json:"status"`
@@ -47,13 +49,15 @@ type batchItem struct {
 	err    error
 }
 
-// handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line.
-// Valid lines are published, and their records created, asynchronously and
-// acknowledged together; a line that fails is reported on its own and does
-// not fail the others.
+// handleBatch serves POST /ingest/batch: NDJSON, one JSON object a line,
+// or, under a JSON content type, a JSON array of objects (each element then
+// counts as a line). Valid lines are published, and their records created,
+// asynchronously and acknowledged together; a line that fails is reported
+// on its own and does not fail the others.
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	start := time.Now()
-	if e := requireMedia(r, "application/x-ndjson", "application/jsonl"); e != nil {
+	kind, e := readMedia(r)
+	if e != nil {
 		return e
 	}
 	meta, e := readMeta(r)
@@ -63,21 +67,20 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 	if meta.idempotencyKey != "" {
 		return errorf(http.StatusBadRequest, codeInvalidIdempotency, "Idempotency-Key is not supported on a batch; send each message to /ingest/message")
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, e := readBody(w, r, s.cfg.MaxBatchBytes, buf)
+	body, done, e := s.readBody(w, r, s.cfg.MaxBatchBytes)
+	defer done()
 	if e != nil {
 		return e
 	}
-	lines, err := splitNDJSON(body, s.cfg.MaxBatchLines)
-	if err != nil {
-		return errorf(http.StatusRequestEntityTooLarge, codeTooManyLines, err.Error()+"; split it into several requests")
+	lines, e := splitBatch(body, kind, s.cfg.MaxBatchLines)
+	if e != nil {
+		return e
 	}
 	if len(lines) == 0 {
 		return errorf(http.StatusBadRequest, codeEmptyBody, "batch has no lines; send one JSON object a line")
 	}
 	now := time.Now()
-	results, items := parseLines(lines, meta, now)
+	results, items := parseLines(lines, meta, now, s.messageLimit())
 	if len(items) == 0 {
 		s.writeBatch(w, http.StatusBadRequest, start, results, &errorDetail{codeNoValidLines, "no line is a valid JSON object"})
 		return nil
@@ -104,17 +107,26 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) *apiError {
 
 // parseLines checks every line and wraps the valid ones; results has one
 // entry per line, in order, filled in as the items progress.
-func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time) ([]lineResult, []batchItem) {
+func parseLines(lines []ndjsonLine, meta ingestMeta, now time.Time, limit int64) ([]lineResult, []batchItem) {
 	results := make([]lineResult, len(lines))
 	items := make([]batchItem, 0, len(lines))
 	for i, l := range lines {
 		results[i].Line = l.n
+		if int64(len(l.data)) > limit {
+			results[i].Error = fmt.Sprintf("line is %d bytes long; a message may be at most %d bytes", len(l.data), limit)
+			continue
+		}
 		obj, e := checkObject(l.data)
 		if e != nil {
 			results[i].Error = e.message
 			continue
 		}
-		items = append(items, batchItem{result: &results[i], env: meta.envelope(uuid.NewString(), obj, now)})
+		lineMeta, e := meta.withBodyEntityType(obj)
+		if e != nil {
+			results[i].Error = e.message
+			continue
+		}
+		items = append(items, batchItem{result: &results[i], env: lineMeta.envelope(uuid.NewString(), obj, now)})
 	}
 	return results, items
 }
@@ -170,7 +182,7 @@ func (s *Server) writeBatch(w http.ResponseWriter, status int, start time.Time, 
 	case res.Failed > 0:
 		res.Status = "partial"
 	default:
-		res.Status = "accepted"
+		res.Status = "success"
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	writeJSON(w, status, res)

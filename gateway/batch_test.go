@@ -69,7 +69,7 @@ func TestBatchAllValid(t *testing.T) {
 	for _, ct := range []string{"application/jsonl", ""} {
 		res := h.post("/ingest/batch?entity=orders", ndjson(lines...), "Content-Type", ct)
 		got := decode[batchResponse](t, res.body)
-		if res.status != http.StatusAccepted || got.Status != "accepted" || got.Inserted != 500 || got.Failed != 0 || len(got.Errors) != 0 {
+		if res.status != http.StatusAccepted || got.Status != "success" || got.Inserted != 500 || got.Failed != 0 || len(got.Errors) != 0 {
 			t.Fatalf("content type %q: %d %+v", ct, res.status, got.Status)
 		}
 		for _, r := range got.Results {
@@ -98,8 +98,12 @@ func TestBatchRejects(t *testing.T) {
 		code     string
 		contains string
 	}{
-		{name: "json content type", body: ndjson(`{}`), headers: []string{"Content-Type", "application/json"}, status: 415, code: codeUnsupportedMedia},
-		{name: "text content type", body: ndjson(`{}`), headers: []string{"Content-Type", "text/plain"}, status: 415, code: codeUnsupportedMedia},
+		{name: "xml content type", body: ndjson(`{}`), headers: []string{"Content-Type", "application/xml"}, status: 415, code: codeUnsupportedMedia},
+		{name: "multipart content type", body: ndjson(`{}`), headers: []string{"Content-Type", "multipart/form-data; boundary=x"}, status: 415, code: codeUnsupportedMedia},
+		{name: "array with too many elements", body: `[{},{},{},{}]`, headers: []string{"Content-Type", "application/json"}, status: 413, code: codeTooManyLines},
+		{name: "array that is not JSON", body: `[{}, {]`, headers: []string{"Content-Type", "application/json"}, status: 400, code: codeNoValidLines},
+		{name: "array with text after it", body: `[{}] {}`, headers: []string{"Content-Type", "application/json"}, status: 400, code: codeNoValidLines},
+		{name: "array of no valid object", body: `[1, "x"]`, headers: []string{"Content-Type", "application/json"}, status: 400, code: codeNoValidLines},
 		{name: "too many lines", body: ndjson(`{}`, `{}`, ``, `{}`, `{}`), status: 413, code: codeTooManyLines, contains: "more than 3 lines"},
 		{name: "too many bytes", body: ndjson(`{"pad":"` + strings.Repeat("x", 300) + `"}`), status: 413, code: codeTooLarge},
 		{name: "empty", body: "", status: 400, code: codeEmptyBody},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,12 @@ const (
 	DefaultMaxWait              = 60 * time.Second
 	DefaultMaxInFlightPublishes = 10_000
 	DefaultRetryAfter           = time.Second
+	DefaultMaxWaits             = 4096
+	DefaultMaxEventStreams      = 64
+	DefaultEventHeartbeat       = 15 * time.Second
+	DefaultMaxBodyBytesInFlight = 64 << 20
+	DefaultBodyReadTimeout      = 30 * time.Second
+	DefaultMaxHeaderBytes       = 64 << 10
 )
 
 // StatusReader reads a status record from a store other than the KV bucket.
@@ -30,6 +37,14 @@ const (
 // record has outlived the bucket's TTL; *statusstore.Postgres satisfies it.
 type StatusReader interface {
 	Get(ctx context.Context, messageID string) (statusstore.Record, error)
+}
+
+// StatusDatabase is the message_status table as the console endpoints use
+// it: search, and the compare-and-swap of a redrive. *statusstore.Postgres
+// satisfies it.
+type StatusDatabase interface {
+	statusstore.Store
+	Search(ctx context.Context, q statusstore.Query) ([]statusstore.Record, error)
 }
 
 // Pinger reports whether a dependency answers; /health shows the result.
@@ -50,7 +65,10 @@ type Config struct {
 	Addr string
 
 	// MaxBodyBytes bounds a POST /ingest/message body (default 1 MiB); a
-	// larger one is refused with 413 before it is read in full.
+	// larger one is refused with 413 before it is read in full. The bound
+	// applied is never more than the NATS server's max_payload leaves beside
+	// the envelope and the dead-letter headers (wire.MaxBodyBytes), and so
+	// is each line of a batch.
 	MaxBodyBytes int64
 	// MaxBatchBytes bounds a POST /ingest/batch body (default 16 MiB).
 	MaxBatchBytes int64
@@ -71,8 +89,37 @@ type Config struct {
 	// memory while JetStream is slow. A batch larger than the bound is
 	// admitted alone.
 	MaxInFlightPublishes int
+	// MaxWaits bounds the status reads held open by ?wait= at once (default
+	// 4,096); one more is answered 429 with Retry-After. Every wait shares
+	// the gateway's one watcher of the status bucket, so a wait costs a
+	// goroutine and a channel, not a JetStream consumer.
+	MaxWaits int
+	// MaxEventStreams bounds the open GET /ingest/events streams (default
+	// 64); one more is answered 429 with Retry-After.
+	MaxEventStreams int
+	// EventHeartbeat is how often an idle event stream sends a comment line
+	// (default 15s), so proxies keep it open and clients notice a dead one.
+	EventHeartbeat time.Duration
+	// MaxRedrives is the loop guard of POST /ingest/dlq/redrive (default 5):
+	// a message already redriven this many times is not redriven again by
+	// it, so a message that always fails cannot cycle for ever.
+	MaxRedrives int
 	// RetryAfter is the Retry-After of 429 and 503 answers (default 1s).
 	RetryAfter time.Duration
+	// MaxBodyBytesInFlight bounds the request body bytes held in memory
+	// across all requests (default 64 MiB); a request that would exceed it
+	// is answered 503 with Retry-After. Bodies are buffered as they arrive,
+	// so a slow client holds what it sent, not what it announced. A request
+	// holds up to about three times its body at its peak (the body, its
+	// compacted copy, its envelope): size the process's memory for three
+	// times this budget plus the base.
+	MaxBodyBytesInFlight int64
+	// BodyReadTimeout bounds the time to receive an ingest request's body
+	// (default 30s); past it the request is answered 408 and its bytes
+	// released.
+	BodyReadTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header lines (default 64 KiB).
+	MaxHeaderBytes int
 
 	// APIKeys maps an API key to its tenant's name. When it is empty, the
 	// gateway is open and has no tenants; otherwise every endpoint except
@@ -81,9 +128,18 @@ type Config struct {
 	// NOMNOM_API_KEYS format.
 	APIKeys map[string]string
 
+	// CORSOrigins are the origins whose browser pages may call the gateway
+	// ("*": any). Empty (the default) turns CORS off: no
+	// Access-Control-Allow-Origin, and a preflight is answered 405.
+	CORSOrigins []string
+
 	// StatusFallback is read when KV has no record (optional): the
 	// message_status table, which outlives the bucket's TTL.
 	StatusFallback StatusReader
+	// StatusDatabase serves search (GET /ingest/messages), search-based
+	// redrives and the database side of every redrive (optional; without it
+	// those endpoints answer 501).
+	StatusDatabase StatusDatabase
 	// Database is pinged by /health when set, to report the fallback's state.
 	Database Pinger
 
@@ -106,6 +162,13 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxWait, DefaultMaxWait)
 	setDefault(&c.MaxInFlightPublishes, DefaultMaxInFlightPublishes)
 	setDefault(&c.RetryAfter, DefaultRetryAfter)
+	setDefault(&c.MaxWaits, DefaultMaxWaits)
+	setDefault(&c.MaxEventStreams, DefaultMaxEventStreams)
+	setDefault(&c.EventHeartbeat, DefaultEventHeartbeat)
+	setDefault(&c.MaxRedrives, DefaultMaxRedrives)
+	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
+	setDefault(&c.BodyReadTimeout, DefaultBodyReadTimeout)
+	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,10 +198,24 @@ func (c Config) validate() error {
 		return errors.New("publish timeout, max wait and retry-after must be positive")
 	case c.MaxInFlightPublishes < 0:
 		return errors.New("max in-flight publishes must be positive")
+	case c.MaxWaits < 0 || c.MaxEventStreams < 0 || c.EventHeartbeat < 0 || c.MaxRedrives < 0:
+		return errors.New("max waits, max event streams, event heartbeat and max redrives must be positive")
+	case c.MaxBodyBytesInFlight < c.MaxBodyBytes || c.MaxBodyBytesInFlight < c.MaxBatchBytes:
+		return fmt.Errorf("max body bytes in flight %d must be at least the body and batch limits (%d, %d)", c.MaxBodyBytesInFlight, c.MaxBodyBytes, c.MaxBatchBytes)
+	case c.BodyReadTimeout < 0 || c.MaxHeaderBytes < 0:
+		return errors.New("body read timeout and max header bytes must be positive")
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "" || (o != "*" && !strings.Contains(o, "://")) {
+			return fmt.Errorf("cors origin %q: want scheme://host[:port] or *", o)
+		}
 	}
 	for key, tenant := range c.APIKeys {
 		if key == "" || tenant == "" {
 			return errors.New("api keys: empty key or tenant name")
+		}
+		if !validTenant(tenant) {
+			return fmt.Errorf("api keys: tenant %q: at most %d letters, digits, '.', '-' and '_'", tenant, MaxTenantLength)
 		}
 	}
 	return nil

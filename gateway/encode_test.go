@@ -66,3 +66,32 @@ func TestAppendAcceptedResponseMatchesEncoder(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEnvelopeOfAcceptedBody checks that every body the gateway accepts
+// makes an envelope the workers decode, with the body unchanged: no body
+// is accepted only to fail later for its depth, its encoding or its
+// escaping.
+func FuzzEnvelopeOfAcceptedBody(f *testing.F) {
+	for _, tt := range encodeCases {
+		f.Add([]byte(tt.body), tt.meta.source)
+	}
+	f.Add([]byte(`{"a":[[[[1]]]], "<>": "\u2028 é"}`), "src")
+	f.Fuzz(func(t *testing.T, data []byte, source string) {
+		body, e := checkObject(data)
+		if e != nil || checkSource(source) != nil {
+			return
+		}
+		env := ingestMeta{source: source}.envelope("0b0e7a3c-58a4-4a8e-9a43-7d29f6b2e1d0", body, time.Now())
+		got, err := wire.DecodeEnvelope(env.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("accepted body %q: envelope does not decode: %v", data, err)
+		}
+		gotSource := ""
+		if got.Source != nil {
+			gotSource = *got.Source
+		}
+		if !bytes.Equal(got.Body, body) || got.EntityTypeOrEmpty() != "" || gotSource != source {
+			t.Fatalf("accepted body %q: decoded as %q, source %q", data, got.Body, gotSource)
+		}
+	})
+}

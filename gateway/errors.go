@@ -18,6 +18,7 @@ const (
 	codeUnsupportedMedia   = "unsupported_media_type"
 	codeInvalidEntityType  = "invalid_entity_type"
 	codeInvalidIdempotency = "invalid_idempotency_key"
+	codeInvalidSource      = "invalid_source"
 	codeInvalidMessageID   = "invalid_message_id"
 	codeInvalidWait        = "invalid_wait"
 	codeNoValidLines       = "no_valid_lines"
@@ -26,7 +27,11 @@ const (
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeTooManyRequests    = "too_many_requests"
 	codeUnavailable        = "unavailable"
+	codeBusy               = "busy"
+	codeTimeout            = "request_timeout"
 	codeInternal           = "internal"
+	codeInvalidParameter   = "invalid_parameter"
+	codeNotConfigured      = "not_configured"
 )
 
 // apiError is an answer that is not a success: its status, code and a
@@ -72,8 +77,4 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 
 func notFound(w http.ResponseWriter, _ *http.Request) {
 	writeError(w, errorf(http.StatusNotFound, codeNotFound, "no such endpoint"))
-}
-
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed here"))
 }

@@ -13,15 +13,25 @@ import (
 // a dependency hangs.
 const healthTimeout = 2 * time.Second
 
-// healthResponse is the answer of GET /health.
+// Answers of the health endpoints' "status".
+const (
+	statusHealthy   = "healthy"
+	statusUnhealthy = "unhealthy"
+	statusReady     = "ready"
+	statusNotReady  = "not_ready"
+	statusAlive     = "alive"
+)
+
+// healthResponse is the answer of GET /health, /readyz and /ready.
 type healthResponse struct {
 	Status  string           `json:"status"`
 	Service string           `json:"service"`
 	Version string           `json:"version"`
-	Checks  map[string]check `json:"checks"`
+	Checks  map[string]check `json:"checks,omitempty"`
 }
 
-// check is the state of one dependency.
+// check is the state of one dependency. Everything but Status is a detail,
+// shown to authenticated callers only.
 type check struct {
 	Status   string `json:"status"`
 	Error    string `json:"error,omitempty"`
@@ -34,25 +44,81 @@ func up(c check) check        { c.Status = "ok"; return c }
 func down(err error) check    { return check{Status: "unavailable", Error: err.Error()} }
 func (c check) healthy() bool { return c.Status == "ok" }
 
-// handleHealth serves GET /health. It answers 503 when the gateway cannot
-// accept messages: NATS disconnected or the stream not reachable. The
-// database only serves status reads of old messages, so its state is shown
-// but does not take the gateway out of a load balancer.
+// service is the name the health endpoints answer with.
+const service = "nomnom-gateway"
+
+type callerKey struct{}
+
+// withCaller marks in the request's context whether its caller may see
+// dependency details: any caller of a gateway without API keys, and a
+// caller with a valid key otherwise. Health endpoints never require a key.
+func (s *Server) withCaller(ring keyring, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trusted := len(ring) == 0
+		if !trusted {
+			_, trusted = ring.lookup(r)
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, trusted)))
+	})
+}
+
+// redacted returns checks as an unauthenticated caller sees them: the
+// status of each dependency, never its error text, address or counts.
+func redacted(ctx context.Context, checks map[string]check) map[string]check {
+	if trusted, _ := ctx.Value(callerKey{}).(bool); trusted {
+		return checks
+	}
+	out := make(map[string]check, len(checks))
+	for name, c := range checks {
+		out[name] = check{Status: c.Status}
+	}
+	return out
+}
+
+// handleHealth serves GET /health. It answers 503 "unhealthy" when the
+// gateway cannot accept messages: NATS disconnected or the stream not
+// reachable. The database only serves status reads of old messages, so its
+// state is shown but does not make the gateway unhealthy.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	res := healthResponse{Status: "ok", Service: "nomnom-gateway", Version: s.cfg.Version, Checks: map[string]check{}}
-	res.Checks["nats"] = s.checkNATS()
-	res.Checks["jetstream"] = s.checkStream(r.Context())
-	if !res.Checks["nats"].healthy() || !res.Checks["jetstream"].healthy() {
-		res.Status = "unavailable"
-	}
-	if s.cfg.Database != nil {
-		res.Checks["database"] = s.checkDatabase(r.Context())
-	}
+	checks, accepting, _ := s.checks(r.Context())
+	res := healthResponse{Status: statusHealthy, Service: service, Version: s.cfg.Version, Checks: redacted(r.Context(), checks)}
 	status := http.StatusOK
-	if res.Status != "ok" {
-		status = http.StatusServiceUnavailable
+	if !accepting {
+		res.Status, status = statusUnhealthy, http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, res)
+}
+
+// handleReady serves GET /readyz and /ready: 200 "ready" when NATS, the
+// stream and (when configured) PostgreSQL answer, so a load balancer sends
+// traffic only to a gateway that can serve every endpoint.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	checks, accepting, dbUp := s.checks(r.Context())
+	res := healthResponse{Status: statusReady, Service: service, Version: s.cfg.Version, Checks: redacted(r.Context(), checks)}
+	status := http.StatusOK
+	if !accepting || !dbUp {
+		res.Status, status = statusNotReady, http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, res)
+}
+
+// handleLive serves GET /livez: 200 while the process serves HTTP, whatever
+// its dependencies, so that an orchestrator restarts only a stuck process.
+func (s *Server) handleLive(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, healthResponse{Status: statusAlive, Service: service, Version: s.cfg.Version})
+}
+
+// checks runs every dependency check. accepting says whether messages can
+// be accepted (NATS and the stream); dbUp is true without a database.
+func (s *Server) checks(ctx context.Context) (checks map[string]check, accepting, dbUp bool) {
+	checks = map[string]check{"nats": s.checkNATS(), "jetstream": s.checkStream(ctx)}
+	accepting = checks["nats"].healthy() && checks["jetstream"].healthy()
+	dbUp = true
+	if s.cfg.Database != nil {
+		checks["database"] = s.checkDatabase(ctx)
+		dbUp = checks["database"].healthy()
+	}
+	return checks, accepting, dbUp
 }
 
 func (s *Server) checkNATS() check {

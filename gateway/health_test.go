@@ -18,7 +18,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	h := setup(t)
 	res := h.get("/health")
 	health := decode[healthResponse](t, res.body)
-	if res.status != http.StatusOK || health.Status != "ok" || health.Service != "nomnom-gateway" || health.Version != "test" ||
+	if res.status != http.StatusOK || health.Status != "healthy" || health.Service != "nomnom-gateway" || health.Version != "test" ||
 		health.Checks["nats"].Status != "ok" || health.Checks["jetstream"].Status != "ok" {
 		t.Fatalf("health %d %s", res.status, res.body)
 	}
@@ -88,7 +88,7 @@ func TestNATSOutage(t *testing.T) {
 			t.Fatalf("%s while NATS is down: %d %v %s", path, res.status, res.header, res.body)
 		}
 	}
-	if res := h.get("/health"); res.status != http.StatusServiceUnavailable || decode[healthResponse](t, res.body).Status != "unavailable" {
+	if res := h.get("/health"); res.status != http.StatusServiceUnavailable || decode[healthResponse](t, res.body).Status != "unhealthy" {
 		t.Fatalf("health while NATS is down: %d %s", res.status, res.body)
 	}
 	if res := h.get("/ingest/status/" + before.MessageID); res.status != http.StatusServiceUnavailable {

@@ -63,7 +63,8 @@ func setupOn(t *testing.T, ns *server.Server, nc *nats.Conn, opts ...func(*Confi
 	if err := srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1000}}
+	// Every exchange of the suite is checked against openapi.json.
+	client := &http.Client{Timeout: 60 * time.Second, Transport: newOpenAPICheck(t, &http.Transport{MaxIdleConnsPerHost: 1000})}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
-	"sync"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
@@ -22,10 +23,6 @@ import (
 // an Idempotency-Key. It never changes: the same tenant and key map to the
 // same message_id across restarts and versions.
 var IdempotencyNamespace = uuid.MustParse("cf1b515b-cac4-4b71-81ee-3bcb23347377")
-
-// maxIdempotencyKey bounds an Idempotency-Key, which travels in every
-// envelope of the message.
-const maxIdempotencyKey = 255
 
 // IdempotentID is the message_id of a tenant's Idempotency-Key: a UUIDv5,
 // so every gateway derives the same id without asking anyone.
@@ -44,21 +41,23 @@ type acceptedResponse struct {
 // handleMessage serves POST /ingest/message: one JSON object, durable in
 // JetStream before the 202.
 func (s *Server) handleMessage(w http.ResponseWriter, r *http.Request) *apiError {
-	if e := requireMedia(r, "application/json"); e != nil {
+	if _, e := readMedia(r); e != nil {
 		return e
 	}
 	meta, e := readMeta(r)
 	if e != nil {
 		return e
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	body, e := readBody(w, r, s.cfg.MaxBodyBytes, buf)
+	body, done, e := s.readBody(w, r, s.messageLimit())
+	defer done()
 	if e != nil {
 		return e
 	}
 	body, e = checkObject(body)
 	if e != nil {
+		return e
+	}
+	if meta, e = meta.withBodyEntityType(body); e != nil {
 		return e
 	}
 	store, e := s.available()
@@ -156,91 +155,88 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 }
 
 // unacknowledged is the answer to a publish JetStream did not acknowledge.
+// A message larger than the server takes cannot succeed on a retry: 413
+// (the body limit is derived from max_payload, so this is only reached when
+// the server's limit went down since the gateway connected).
 func unacknowledged(err error) *apiError {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "the message is larger than NATS accepts: "+err.Error())
+	}
 	return errorf(http.StatusServiceUnavailable, codeUnavailable, "JetStream did not acknowledge the message: "+err.Error())
 }
 
-// readMeta reads the entity type, source and idempotency key of a request.
-func readMeta(r *http.Request) (ingestMeta, *apiError) {
-	m := ingestMeta{
-		entityType:     r.URL.Query().Get("entity"),
-		source:         r.Header.Get("X-Source"),
-		tenant:         tenantOf(r.Context()),
-		idempotencyKey: r.Header.Get("Idempotency-Key"),
+// entityTypeKey is the top-level key of a body that names its entity type
+// when no header or query parameter does, as the origin project's gateway
+// reads it.
+var entityTypeKey = []byte(`"entity_type"`)
+
+// withBodyEntityType returns m with the entity type of obj's top-level
+// "entity_type" key when m has none, checked like the header's. A body
+// without the key (nearly all) costs one byte search.
+func (m ingestMeta) withBodyEntityType(obj []byte) (ingestMeta, *apiError) {
+	if m.entityType != "" || !bytes.Contains(obj, entityTypeKey) {
+		return m, nil
 	}
-	if m.entityType == "" {
-		m.entityType = r.Header.Get("X-Entity-Type")
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &top); err != nil {
+		return m, errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON: "+err.Error())
 	}
-	if m.entityType != "" && !wire.ValidEntityToken(m.entityType) {
-		return m, errorf(http.StatusBadRequest, codeInvalidEntityType,
-			fmt.Sprintf("entity type %q: only letters, digits, '-' and '_' are allowed", m.entityType))
+	raw, ok := top["entity_type"]
+	if !ok || string(raw) == "null" {
+		return m, nil
 	}
-	if len(m.idempotencyKey) > maxIdempotencyKey {
-		return m, errorf(http.StatusBadRequest, codeInvalidIdempotency,
-			fmt.Sprintf("Idempotency-Key is longer than %d bytes", maxIdempotencyKey))
+	var t string
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return m, errorf(http.StatusBadRequest, codeInvalidEntityType, "entity_type in the body must be a string, not "+jsonKind(raw[0]))
 	}
+	if e := checkEntityType("entity_type in the body", t); e != nil {
+		return m, e
+	}
+	m.entityType = t
 	return m, nil
 }
 
-// requireMedia answers 415 when the request names a content type that is
-// not one of allowed; a request without one is taken as allowed.
-func requireMedia(r *http.Request, allowed ...string) *apiError {
+// mediaKind is how a request's Content-Type says its body should be read.
+type mediaKind int
+
+const (
+	// mediaJSON is JSON, or a type that says nothing about the body and
+	// that clients send JSON under: none, curl's default form type.
+	mediaJSON mediaKind = iota
+	// mediaLines is a type that names lines of JSON: NDJSON, JSON Lines,
+	// plain text (the seed's own batch example).
+	mediaLines
+)
+
+// mediaTypes are the Content-Types the ingest endpoints read. Anything else
+// (XML, multipart, images …) is clearly not JSON and answered 415.
+var mediaTypes = map[string]mediaKind{
+	"application/json":                  mediaJSON,
+	"application/x-www-form-urlencoded": mediaJSON,
+	"application/x-ndjson":              mediaLines,
+	"application/jsonl":                 mediaLines,
+	"application/x-jsonlines":           mediaLines,
+	"text/plain":                        mediaLines,
+}
+
+// readMedia returns how to read the body, or 415 when the request names a
+// content type that is not JSON. A request without one is taken as JSON.
+func readMedia(r *http.Request) (mediaKind, *apiError) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil
+		return mediaJSON, nil
 	}
 	media, _, err := mime.ParseMediaType(ct)
 	if err == nil {
-		for _, a := range allowed {
-			if media == a {
-				return nil
-			}
+		if kind, ok := mediaTypes[media]; ok {
+			return kind, nil
+		}
+		if strings.HasPrefix(media, "application/") && strings.HasSuffix(media, "+json") {
+			return mediaJSON, nil
 		}
 	}
-	return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
-		fmt.Sprintf("Content-Type %q is not supported; use %s", ct, allowed[0]))
-}
-
-// bodyPool recycles the buffers request bodies are read into: a body is
-// copied into its envelope before the handler returns, so its buffer can
-// serve the next request. Buffers that grew past maxPooledBuffer are left to
-// the garbage collector, so one large batch does not stay pinned.
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledBuffer = 256 << 10
-
-func getBuffer() *bytes.Buffer { return bodyPool.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		b.Reset()
-		bodyPool.Put(b)
-	}
-}
-
-// readBody reads the whole body into buf, refusing with 413 one larger than
-// limit before reading past the limit. The bytes are buf's: they are valid
-// until buf goes back to the pool.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Buffer) ([]byte, *apiError) {
-	if r.ContentLength > limit {
-		return nil, tooLarge(limit)
-	}
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxErr):
-		return nil, tooLarge(limit)
-	case err != nil && !errors.Is(err, io.EOF):
-		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, "reading body: "+err.Error())
-	}
-	return buf.Bytes(), nil
-}
-
-func tooLarge(limit int64) *apiError {
-	return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
+	return 0, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMedia,
+		fmt.Sprintf("Content-Type %q is not supported; send JSON as application/json (a batch also as application/x-ndjson, application/jsonl or text/plain)", ct))
 }
 
 // checkObject accepts exactly one JSON object, and says where JSON that is
@@ -253,6 +249,10 @@ func checkObject(data []byte) ([]byte, *apiError) {
 		return nil, errorf(http.StatusBadRequest, codeEmptyBody, "body is empty; send one JSON object")
 	}
 	valid, spaced := scanJSON(trimmed)
+	if !valid && nestingDepth(trimmed) > maxBodyNesting {
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON,
+			fmt.Sprintf("JSON nests deeper than %d levels", maxBodyNesting))
+	}
 	if !valid {
 		var raw json.RawMessage
 		err := json.Unmarshal(data, &raw)
@@ -261,6 +261,11 @@ func checkObject(data []byte) ([]byte, *apiError) {
 			return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON at byte offset %d: %v", syntax.Offset, syntax))
 		}
 		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("invalid JSON: %v", err))
+	}
+	if !utf8.Valid(trimmed) {
+		lead := bytes.IndexByte(data, trimmed[0])
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON,
+			fmt.Sprintf("invalid UTF-8 at byte offset %d", lead+invalidUTF8(trimmed)))
 	}
 	if trimmed[0] != '{' {
 		return nil, errorf(http.StatusBadRequest, codeNotObject, "body must be a JSON object, not "+jsonKind(trimmed[0]))

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 )
 
 // ndjsonLine is one non-blank line of an NDJSON body, with its 1-based line
@@ -39,6 +42,55 @@ func splitNDJSON(body []byte, maxLines int) ([]ndjsonLine, error) {
 			return nil, tooManyLinesError{max: maxLines}
 		}
 		lines = append(lines, ndjsonLine{n: n, data: line})
+	}
+	return lines, nil
+}
+
+// splitBatch splits a batch body into its lines: the elements of a JSON
+// array when a JSON content type (or none) sends a body that is one valid
+// array, numbered from 1, and otherwise the lines of NDJSON (so NDJSON whose
+// first line is an array, or a broken array, is reported line by line).
+// Too many lines is 413.
+func splitBatch(body []byte, kind mediaKind, maxLines int) ([]ndjsonLine, *apiError) {
+	var (
+		lines []ndjsonLine
+		err   error
+	)
+	trimmed := bytes.TrimSpace(body)
+	if kind == mediaJSON && len(trimmed) > 0 && trimmed[0] == '[' && json.Valid(trimmed) {
+		lines, err = splitArray(trimmed, maxLines)
+	} else {
+		lines, err = splitNDJSON(body, maxLines)
+	}
+	var tooMany tooManyLinesError
+	switch {
+	case errors.As(err, &tooMany):
+		return nil, errorf(http.StatusRequestEntityTooLarge, codeTooManyLines, err.Error()+"; split it into several requests")
+	case err != nil:
+		return nil, errorf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON array: "+err.Error())
+	}
+	return lines, nil
+}
+
+// splitArray splits a valid JSON array into its elements, without copying
+// them.
+func splitArray(body []byte, maxLines int) ([]ndjsonLine, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	var lines []ndjsonLine
+	for n := 1; dec.More(); n++ {
+		if len(lines) == maxLines {
+			return nil, tooManyLinesError{max: maxLines}
+		}
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		elem := bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n,")
+		lines = append(lines, ndjsonLine{n: n, data: elem})
 	}
 	return lines, nil
 }

@@ -71,3 +71,37 @@ func BenchmarkSplitNDJSON(b *testing.B) {
 		}
 	}
 }
+
+// FuzzSplitNDJSON checks splitNDJSON against the obvious reading of NDJSON:
+// split at '\n', trim, keep the non-blank lines with their 1-based numbers;
+// an error exactly when there are more lines than allowed.
+func FuzzSplitNDJSON(f *testing.F) {
+	f.Add([]byte("{}\n\n {\"a\":1}\r\n"), uint8(2))
+	f.Add([]byte("\n\n\n"), uint8(0))
+	f.Add([]byte("a\nb\nc"), uint8(2))
+	f.Fuzz(func(t *testing.T, body []byte, maxLines uint8) {
+		max := int(maxLines)
+		got, err := splitNDJSON(body, max)
+		var want []ndjsonLine
+		for i, l := range bytes.Split(body, []byte{'\n'}) {
+			if l = bytes.TrimSpace(l); len(l) > 0 {
+				want = append(want, ndjsonLine{n: i + 1, data: l})
+			}
+		}
+		if len(want) > max {
+			var tm tooManyLinesError
+			if !errors.As(err, &tm) {
+				t.Fatalf("%d lines over a max of %d: err = %v", len(want), max, err)
+			}
+			return
+		}
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("got %d lines, %v; want %d", len(got), err, len(want))
+		}
+		for i := range want {
+			if got[i].n != want[i].n || !bytes.Equal(got[i].data, want[i].data) {
+				t.Fatalf("line %d: got %d %q, want %d %q", i, got[i].n, got[i].data, want[i].n, want[i].data)
+			}
+		}
+	})
+}

@@ -1,8 +1,11 @@
 package gateway
 
-// maxNesting is encoding/json's bound on nested arrays and objects, so the
-// gateway accepts exactly what the workers can decode.
-const maxNesting = 10000
+import "unicode/utf8"
+
+// maxBodyNesting bounds the nesting of arrays and objects in a body: one
+// less than encoding/json's bound (10000), since the envelope embeds the body
+// one level deeper and the workers must decode the envelope.
+const maxBodyNesting = 10000 - 1
 
 // scanJSON reports whether data is one valid JSON value with optional white
 // space around it, accepting exactly what json.Valid accepts, and whether
@@ -29,7 +32,7 @@ func scanJSON(data []byte) (valid, spaced bool) {
 			}
 			switch c := data[i]; c {
 			case '{', '[':
-				if len(stack) == maxNesting {
+				if len(stack) == maxBodyNesting {
 					return false, false
 				}
 				stack = append(stack, c)
@@ -226,4 +229,40 @@ func digits(data []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// nestingDepth returns the deepest nesting of arrays and objects in data,
+// outside strings; it tells a body refused for its depth from one refused
+// for its syntax.
+func nestingDepth(data []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		case '"':
+			if j := scanString(data, i); j > 0 {
+				i = j - 1
+			} else {
+				return deepest
+			}
+		}
+	}
+	return deepest
+}
+
+// invalidUTF8 returns the offset of the first byte of data that does not
+// start a valid UTF-8 sequence, or len(data).
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(data)
 }

@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nomnom-io/nomnom/wire"
 )
 
 // scanCases are inputs on which scanJSON must agree with json.Valid, with
@@ -67,16 +72,23 @@ var scanCases = []struct {
 	{in: `"\`},
 	{in: "\v{}"},
 	{in: "\u00a0{}"},
-	{in: strings.Repeat("[", maxNesting) + strings.Repeat("]", maxNesting)},
-	{in: strings.Repeat("[", maxNesting+1) + strings.Repeat("]", maxNesting+1)},
+	{in: strings.Repeat("[", maxBodyNesting) + strings.Repeat("]", maxBodyNesting)},
+	{in: strings.Repeat("[", maxBodyNesting+1) + strings.Repeat("]", maxBodyNesting+1)},
+	{in: strings.Repeat("[", maxBodyNesting+2) + strings.Repeat("]", maxBodyNesting+2)},
 	{in: strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100)},
+}
+
+// validBody is what scanJSON must accept: what json.Valid accepts, nested
+// no deeper than maxBodyNesting.
+func validBody(data []byte) bool {
+	return json.Valid(data) && nestingDepth(data) <= maxBodyNesting
 }
 
 func TestScanJSON(t *testing.T) {
 	t.Parallel()
 	for _, tt := range scanCases {
 		valid, spaced := scanJSON([]byte(tt.in))
-		want := json.Valid([]byte(tt.in))
+		want := validBody([]byte(tt.in))
 		name := tt.in
 		if len(name) > 40 {
 			name = name[:40] + "…"
@@ -91,7 +103,7 @@ func TestScanJSON(t *testing.T) {
 }
 
 // FuzzScanJSON checks scanJSON against encoding/json on any input: the same
-// verdict as json.Valid, and "spaced" exactly when json.Compact would
+// verdict as json.Valid (within the depth limit), and "spaced" exactly when json.Compact would
 // shorten the value.
 func FuzzScanJSON(f *testing.F) {
 	for _, tt := range scanCases {
@@ -101,8 +113,8 @@ func FuzzScanJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		valid, spaced := scanJSON(data)
-		if want := json.Valid(data); valid != want {
-			t.Fatalf("%q: valid %t, json.Valid says %t", data, valid, want)
+		if want := validBody(data); valid != want {
+			t.Fatalf("%q: valid %t, json.Valid and the depth limit say %t", data, valid, want)
 		}
 		if !valid {
 			return
@@ -157,6 +169,40 @@ func BenchmarkJSONValid(b *testing.B) {
 	for b.Loop() {
 		if !json.Valid(benchBody) {
 			b.Fatal("invalid")
+		}
+	}
+}
+
+// TestDeepestBodyDecodes embeds the deepest body the gateway accepts in an
+// envelope: the worker's decoder takes it, so no accepted body fails for
+// its depth.
+func TestDeepestBodyDecodes(t *testing.T) {
+	t.Parallel()
+	deep := `{"a":` + strings.Repeat("[", maxBodyNesting-1) + strings.Repeat("]", maxBodyNesting-1) + "}"
+	body, e := checkObject([]byte(deep))
+	if e != nil {
+		t.Fatalf("deepest body refused: %v", e)
+	}
+	env := ingestMeta{}.envelope(uuid.NewString(), body, time.Now())
+	if _, err := wire.DecodeEnvelope(env.AppendJSON(nil)); err != nil {
+		t.Fatalf("envelope of the deepest body: %v", err)
+	}
+	deeper := `{"a":` + strings.Repeat("[", maxBodyNesting) + strings.Repeat("]", maxBodyNesting) + "}"
+	if _, e := checkObject([]byte(deeper)); e == nil || !strings.Contains(e.message, "deeper than 9999") {
+		t.Fatalf("a body one level deeper: %v", e)
+	}
+}
+
+func TestCheckObjectInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	for in, offset := range map[string]string{
+		"{\"a\":\"\xff\"}":         "byte offset 6",
+		"  {\"é\":\"ok\xc3\"}":     "byte offset 11",
+		"{\"k\":\"\xed\xa0\x80\"}": "byte offset 6", // a UTF-16 surrogate
+	} {
+		_, e := checkObject([]byte(in))
+		if e == nil || e.status != 400 || !strings.Contains(e.message, offset) {
+			t.Errorf("%q: %v, want 400 at %s", in, e, offset)
 		}
 	}
 }

@@ -36,13 +36,21 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
+	bodies  *byteBudget
 	handler http.Handler
-	http    *http.Server
-	reader  *statusstore.Reader
+	// router serves every route but the two ingest POSTs (see ingestFirst).
+	router *mux.Router
+	http   *http.Server
+	reader *statusstore.Reader
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
-	ready chan struct{}
+	// watcher is the one watcher of the status bucket that ?wait= reads and
+	// event streams share, nil until wire.Ensure has succeeded once.
+	watcher atomic.Pointer[statusstore.Watcher]
+	// waits and streams bound the ?wait= reads and the event streams.
+	waits, streams *limiter
+	ready          chan struct{}
 	// kick asks the ensure loop to ensure again (a publish found no stream).
 	kick chan struct{}
 
@@ -83,6 +91,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
+		waits:   &limiter{max: cfg.MaxWaits},
+		streams: &limiter{max: cfg.MaxEventStreams},
+		bodies:  &byteBudget{max: cfg.MaxBodyBytesInFlight},
 		ready:   make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
@@ -98,6 +109,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
@@ -106,18 +118,24 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter()
+	s.router = r
 	m := s.metrics
 	keys := newKeyring(s.cfg.APIKeys)
 	message := m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))
 	batch := m.instrument("batch", keys.authenticate(s.serve(s.handleBatch)))
 	r.NotFoundHandler = m.instrument("unmatched", http.HandlerFunc(notFound))
-	r.MethodNotAllowedHandler = m.instrument("unmatched", http.HandlerFunc(methodNotAllowed))
+	r.MethodNotAllowedHandler = m.instrument("unmatched", methodNotAllowed(r))
 	r.Handle("/ingest/message", message).Methods(http.MethodPost)
 	r.Handle("/ingest/batch", batch).Methods(http.MethodPost)
 	r.Handle("/ingest/status/{id}", m.instrument("status", keys.authenticate(s.serve(s.handleStatus)))).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/health", m.instrument("health", http.HandlerFunc(s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
+	s.consoleRoutes(r, keys)
+	r.Handle("/health", m.instrument("health", s.withCaller(keys, s.handleHealth))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/livez", m.instrument("livez", http.HandlerFunc(s.handleLive))).Methods(http.MethodGet, http.MethodHead)
+	ready := m.instrument("readyz", s.withCaller(keys, s.handleReady))
+	r.Handle("/readyz", ready).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/ready", ready).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/metrics", m.instrument("metrics", metricsHandler(s.cfg.Registry))).Methods(http.MethodGet)
-	return ingestFirst(message, batch, r)
+	return cors(s.cfg.CORSOrigins, r, ingestFirst(message, batch, r))
 }
 
 // ingestFirst sends the two ingest POSTs straight to their handlers and
@@ -248,6 +266,7 @@ func (s *Server) ensure(ctx context.Context) error {
 		return err
 	}
 	s.store.Store(statusstore.NewKVPipelined(s.js, kv))
+	s.startWatcher(kv)
 	select {
 	case <-s.ready:
 	default:

@@ -32,6 +32,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) *apiError 
 		return errorf(http.StatusNotFound, codeNotFound, "no message "+id.String())
 	}
 	if wait > 0 && !rec.Status.Terminal() {
+		release, ok := s.waits.tryAcquire(1)
+		if !ok {
+			return errorf(http.StatusTooManyRequests, codeTooManyRequests, "too many status reads are waiting; retry later")
+		}
+		defer release()
 		rec = s.reader.Fresher(r.Context(), s.waitTerminal(r.Context(), rec, wait))
 	}
 	writeJSON(w, http.StatusOK, rec)
@@ -68,24 +73,4 @@ func (s *Server) lookup(ctx context.Context, store *statusstore.KV, id string) (
 	}
 	s.log.Warn("status lookup", "message_id", id, "err", err)
 	return statusstore.Record{}, false, errorf(http.StatusServiceUnavailable, codeUnavailable, "status store unavailable")
-}
-
-// waitTerminal watches the record until it is terminal, the wait ends, the
-// client goes away or the gateway stops, and returns the latest record seen.
-func (s *Server) waitTerminal(ctx context.Context, rec statusstore.Record, wait time.Duration) statusstore.Record {
-	store := s.store.Load()
-	if store == nil {
-		return rec
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	defer context.AfterFunc(s.life.Context(), cancel)()
-	latest, err := store.WaitTerminal(ctx, rec.MessageID)
-	if err != nil && ctx.Err() == nil {
-		s.log.Warn("wait for terminal status", "message_id", rec.MessageID, "err", err)
-	}
-	if latest.MessageID == "" || !s.visible(ctx, latest) {
-		return rec
-	}
-	return latest
 }

@@ -23,6 +23,10 @@ var Platform embed.FS
 // PlatformTable is the version table of the Platform set.
 const PlatformTable = "schema_migrations"
 
+// PlatformVersion is the version of the newest migration of Platform: the
+// version a database is at once Up has run.
+const PlatformVersion = 2
+
 // Up applies every migration of src that the database has not run yet. A
 // database already at the newest version is not an error, so Up can run at
 // every start. table is the set's version table.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -25,7 +26,7 @@ func TestUpIsIdempotent(t *testing.T) {
 			t.Fatalf("Up: %v", err)
 		}
 	}
-	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, 1)
+	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, migrations.PlatformVersion)
 	if !tableExists(t, db, "message_status") {
 		t.Fatal("message_status missing after Up")
 	}
@@ -51,7 +52,7 @@ func TestDownThenUp(t *testing.T) {
 	if err := migrations.Up(ctx, db, migrations.Platform, migrations.PlatformTable); err != nil {
 		t.Fatalf("Up after Down: %v", err)
 	}
-	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, 1)
+	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, migrations.PlatformVersion)
 }
 
 func TestVersionOfFreshDatabase(t *testing.T) {
@@ -101,7 +102,7 @@ func TestSetsKeepTheirOwnVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkVersion(t, db, entities, "entity_migrations", 3)
-	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, 1)
+	checkVersion(t, db, migrations.Platform, migrations.PlatformTable, migrations.PlatformVersion)
 	if err := migrations.Down(ctx, db, entities, "entity_migrations", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -213,5 +214,26 @@ func TestCreateDatabase(t *testing.T) {
 	}
 	if err := migrations.Up(ctx, u.String(), migrations.Platform, migrations.PlatformTable); err != nil {
 		t.Fatalf("up on the created database: %v", err)
+	}
+}
+
+// TestPlatformVersionIsNewestFile keeps PlatformVersion in step with the
+// files: a new migration without a new constant fails here.
+func TestPlatformVersionIsNewestFile(t *testing.T) {
+	t.Parallel()
+	names, err := fs.Glob(migrations.Platform, "*.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest uint
+	for _, n := range names {
+		v, err := strconv.ParseUint(strings.SplitN(n, "_", 2)[0], 10, 32)
+		if err != nil {
+			t.Fatalf("%s: no version number: %v", n, err)
+		}
+		newest = max(newest, uint(v))
+	}
+	if newest != migrations.PlatformVersion {
+		t.Fatalf("newest platform migration is %d, PlatformVersion is %d", newest, migrations.PlatformVersion)
 	}
 }

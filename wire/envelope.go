@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,10 +27,31 @@ const (
 	// HeaderDLQMessageID names the message of a dead-lettered payload even
 	// when that payload cannot be decoded.
 	HeaderDLQMessageID = "Nomnom-Dlq-Message-Id"
+	// HeaderDLQTruncated is set on a dead-letter copy whose payload was cut
+	// to fit the server's max_payload; it holds the original size in bytes.
+	// The gateway's body limit keeps the envelopes it publishes from ever
+	// needing it; it bounds the copy of anything else found on the stream.
+	HeaderDLQTruncated = "Nomnom-Dlq-Truncated"
 )
 
+// EnvelopeReserve is what a stream message needs at most beside its body:
+// the envelope's other fields (each bounded by the gateway, JSON escaping
+// included), the NATS headers of the message, and the headers its
+// dead-letter copy adds (a reason of at most 1 KiB among them). A body of
+// MaxBodyBytes(max_payload) therefore always fits in the stream and in the
+// dead-letter stream.
+const EnvelopeReserve = 8 << 10
+
+// MaxBodyBytes is the largest client body whose envelope, and whose
+// dead-letter copy, a NATS server with this max_payload stores.
+func MaxBodyBytes(maxPayload int64) int64 {
+	return max(maxPayload-EnvelopeReserve, 0)
+}
+
 // Envelope is the payload of every stream message. Body is the client's JSON
-// value embedded as JSON, never re-escaped into a string.
+// value embedded as JSON, never re-escaped into a string. DecodeEnvelope
+// also reads the origin project's envelopes, whose body is a JSON string
+// holding the JSON text: Body is then that text.
 type Envelope struct {
 	MessageID      string          `json:"message_id"`
 	Body           json.RawMessage `json:"body"`
@@ -70,7 +92,28 @@ func DecodeEnvelope(data []byte) (Envelope, error) {
 	if len(env.Body) == 0 || string(env.Body) == "null" {
 		return Envelope{}, fmt.Errorf("%w: body is missing", ErrInvalidEnvelope)
 	}
+	if env.Body[0] == '"' {
+		body, err := unquoteBody(env.Body)
+		if err != nil {
+			return Envelope{}, err
+		}
+		env.Body = body
+	}
 	return env, nil
+}
+
+// unquoteBody returns the JSON text of a body sent as a JSON string, as the
+// origin project's gateway writes it (serde's MessageEnvelope.body: String).
+func unquoteBody(quoted json.RawMessage) (json.RawMessage, error) {
+	var text string
+	if err := json.Unmarshal(quoted, &text); err != nil {
+		return nil, fmt.Errorf("%w: body: %v", ErrInvalidEnvelope, err)
+	}
+	body := bytes.TrimSpace([]byte(text))
+	if len(body) == 0 || !json.Valid(body) {
+		return nil, fmt.Errorf("%w: body is a string that does not hold JSON", ErrInvalidEnvelope)
+	}
+	return body, nil
 }
 
 // Headers returns the NATS headers that go with the envelope.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,9 +77,16 @@ func (t Topology) Validate() error {
 	return nil
 }
 
-// ValidEntityToken reports whether an entity type can be a subject token.
+// MaxEntityTypeLength bounds an entity type, which becomes a subject token
+// and a header value: far below NATS's control line limit (4 KiB by
+// default), so no client-chosen name can make the server close the
+// connection.
+const MaxEntityTypeLength = 128
+
+// ValidEntityToken reports whether an entity type can be a subject token:
+// letters, digits, '-' and '_', at most MaxEntityTypeLength bytes.
 func ValidEntityToken(entityType string) bool {
-	return tokenRe.MatchString(entityType)
+	return len(entityType) <= MaxEntityTypeLength && tokenRe.MatchString(entityType)
 }
 
 // DLQStream is the name of the dead-letter stream.
@@ -86,11 +94,20 @@ func (t Topology) DLQStream() string { return t.Stream + "_DLQ" }
 
 // IngestSubject is the subject an envelope of that entity type is published to.
 // The entity type must satisfy ValidEntityToken; "" maps to DefaultEntityToken.
+// The token is EntityToken's, so that a worker filtering on its entities'
+// subjects receives every spelling of their names.
 func (t Topology) IngestSubject(entityType string) string {
 	if entityType == "" {
-		entityType = DefaultEntityToken
+		return t.SubjectPrefix + ".ingest." + DefaultEntityToken
 	}
-	return t.SubjectPrefix + ".ingest." + entityType
+	return t.SubjectPrefix + ".ingest." + EntityToken(entityType)
+}
+
+// EntityToken is the subject token of an entity type: lower case, without
+// underscores. Generated workers match entity types ignoring case and
+// underscores (Order, order and ORDER are one entity), and so do subjects.
+func EntityToken(entityType string) string {
+	return strings.ToLower(strings.ReplaceAll(entityType, "_", ""))
 }
 
 // DLQSubject is the subject a failed envelope of that entity type is copied to.
@@ -151,6 +168,10 @@ type ConsumerOptions struct {
 	AckWait time.Duration
 	// MaxAckPending bounds the messages in flight across all workers.
 	MaxAckPending int
+	// Subjects are the subjects the consumer takes (IngestSubject of each
+	// entity type); none: every ingest subject. More than one needs NATS
+	// 2.10 (FilterSubjects); on older servers, open one consumer per subject.
+	Subjects []string
 }
 
 // ConsumerConfig is the one configuration of the workers' durable pull
@@ -158,16 +179,25 @@ type ConsumerOptions struct {
 // itself and dead-letters a message before giving up, so JetStream never
 // silently stops redelivering one.
 func (t Topology) ConsumerConfig(o ConsumerOptions) jetstream.ConsumerConfig {
+	filter, filters := t.SubjectPrefix+".ingest.>", []string(nil)
+	switch len(o.Subjects) {
+	case 0:
+	case 1:
+		filter = o.Subjects[0]
+	default:
+		filter, filters = "", o.Subjects
+	}
 	return jetstream.ConsumerConfig{
-		Durable:       o.Durable,
-		Description:   "nomnom workers",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: o.MaxAckPending,
-		FilterSubject: t.SubjectPrefix + ".ingest.>",
-		Replicas:      t.Replicas,
+		Durable:        o.Durable,
+		Description:    "nomnom workers",
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        o.AckWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  o.MaxAckPending,
+		FilterSubject:  filter,
+		FilterSubjects: filters,
+		Replicas:       t.Replicas,
 	}
 }
 

@@ -176,36 +176,48 @@ func (p *prepared) dropClaim(ctx context.Context) {
 }
 
 // complete is the second stage of a batch, to its end: statuses committed,
-// dead-letter copies stored, messages acknowledged or NAKed. It returns
-// false when PostgreSQL was unreachable.
-func (w *Worker) complete(ctx context.Context, p *prepared) bool {
+// dead-letter copies stored, messages acknowledged or NAKed. While the
+// environment is broken (see Environmental) it holds the batch, its
+// messages kept in progress, and settles it again with back-off, so that no
+// message spends an attempt on it; a stop ends the wait, and the batch is
+// then NAKed.
+func (w *Worker) complete(ctx context.Context, p *prepared) {
+	defer w.health.inHand.Add(-1)
 	defer p.stopProgress()
 	defer w.inFlight.remove(p.ids)
-	reachable := true
+	var envErr error
 	if len(p.withStatus) > 0 {
-		reachable = w.settleClaimed(ctx, p.withStatus, p.claim)
+		envErr = w.settleClaimed(ctx, p.withStatus, p.claim)
+		p.claim = nil
+		for try := 0; envErr != nil && w.pause(envErr, try); try++ {
+			envErr = w.settle(ctx, p.withStatus)
+		}
+		if envErr == nil {
+			w.resume()
+		}
 	}
 	p.claim = nil
 	if hook := w.cfg.afterCommit; hook != nil && hook() {
-		return true
+		return
 	}
 	w.finish(ctx, p.items, p.sb)
 	w.metrics.batches.Inc()
 	w.metrics.batchDuration.Observe(time.Since(p.start).Seconds())
-	return reachable
+	w.health.progressed()
 }
 
 // settle commits the batch's outcome, splitting the batch when a message
 // makes the whole transaction fail, until that message is alone and failed.
-// It returns false when PostgreSQL was unreachable.
-func (w *Worker) settle(ctx context.Context, items []*item) bool {
+// It returns the environment error that kept it from settling the items
+// (they are then marked for retry), or nil.
+func (w *Worker) settle(ctx context.Context, items []*item) error {
 	return w.settleClaimed(ctx, items, nil)
 }
 
 // settleClaimed is settle whose first transaction may have been opened
 // ahead. One whose claim failed is not trusted (PostgreSQL may have come
 // back since): the first attempt is then made afresh.
-func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) bool {
+func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) error {
 	var err error
 	if c != nil && c.err == nil {
 		err = w.commitClaimed(ctx, items, c)
@@ -214,7 +226,10 @@ func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) boo
 	}
 	switch {
 	case err == nil:
-		return true
+		return nil
+	case Environmental(err):
+		markRetry(items, err)
+		return err
 	case IsTransient(err):
 		return w.retryAll(ctx, items, err)
 	case len(items) == 1 && items[0].failWith == nil:
@@ -225,24 +240,25 @@ func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) boo
 		// Even the failed status cannot be written; try again later.
 		w.log.Error("cannot write a failed status", "message_id", items[0].id, "err", err)
 		markRetry(items, err)
-		return true
+		return nil
 	default:
 		mid := len(items) / 2
 		w.log.Debug("batch failed; splitting it", "size", len(items), "err", err)
 		first := w.settle(ctx, items[:mid])
-		return w.settle(ctx, items[mid:]) && first
+		if second := w.settle(ctx, items[mid:]); first == nil {
+			return second
+		}
+		return first
 	}
 }
 
 // retryAll schedules every message of a transiently failed transaction for
 // redelivery, except those out of attempts, which fail when PostgreSQL can
-// still record it.
-func (w *Worker) retryAll(ctx context.Context, items []*item, err error) bool {
+// still record it. It returns the environment error that kept it from
+// recording them, or nil.
+func (w *Worker) retryAll(ctx context.Context, items []*item, err error) error {
 	w.log.Warn("batch failed; will retry", "size", len(items), "err", err)
 	markRetry(items, err)
-	if unavailable(err) {
-		return false
-	}
 	var exhausted []*item
 	for _, it := range items {
 		if it.delivery >= w.cfg.MaxAttempts && it.failWith == nil {
@@ -251,14 +267,16 @@ func (w *Worker) retryAll(ctx context.Context, items []*item, err error) bool {
 		}
 	}
 	if len(exhausted) == 0 {
-		return true
+		return nil
 	}
 	if err := w.commit(ctx, exhausted); err != nil {
 		w.log.Warn("cannot record exhausted messages as failed; will retry", "err", err)
 		markRetry(exhausted, err)
-		return !unavailable(err)
+		if Environmental(err) {
+			return err
+		}
 	}
-	return true
+	return nil
 }
 
 func markRetry(items []*item, err error) {
@@ -415,6 +433,11 @@ func (w *Worker) handle(ctx context.Context, tx pgx.Tx, decided []item, todo []i
 	}
 	if len(results) != len(envs) {
 		return fmt.Errorf("handler returned %d results for %d messages", len(results), len(envs))
+	}
+	for _, res := range results {
+		if Environmental(res.Err) {
+			return res.Err // the batch waits for the environment, not this message
+		}
 	}
 	for j, i := range todo {
 		d := &decided[i]

@@ -25,6 +25,11 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultKVConcurrency   = 32
 	DefaultConcurrency     = 1
+
+	DefaultLockTimeout              = 5 * time.Second
+	DefaultStatementTimeout         = 60 * time.Second
+	DefaultIdleInTransactionTimeout = 20 * time.Second
+	DefaultStallTimeout             = 5 * time.Minute
 )
 
 // DefaultBackoff is the delay before each retry of a transiently failed
@@ -42,6 +47,14 @@ type Config struct {
 	// deployment, so they split the stream between them (default
 	// "nomnom-worker").
 	Consumer string
+	// Entities are the root entity types the worker's handler decodes: it
+	// consumes only their subjects (and, per Untyped, the untyped
+	// messages), so the workers of several feeds can share one stream,
+	// each with its own Consumer. None: every subject of the stream.
+	Entities []string
+	// Untyped says whether a worker with Entities also takes the messages
+	// without entity type (default UntypedAuto).
+	Untyped Untyped
 	// BatchSize is the most messages fetched and written in one
 	// transaction (default 100). Bigger batches amortise the commit; a
 	// poisonous message costs log2(BatchSize) extra transactions.
@@ -85,6 +98,24 @@ type Config struct {
 	// Middleware wraps the handler, the first outermost (see Middleware);
 	// the runtime's Recoverer is always outside them all.
 	Middleware []Middleware
+	// LockTimeout is the session's lock_timeout (default 5s): how long a
+	// statement waits for rows another session holds before it fails with
+	// 55P03, a transient error of that batch's messages alone. It keeps a
+	// stuck peer from stalling this worker. Applied by ConfigurePool.
+	LockTimeout time.Duration
+	// StatementTimeout is the session's statement_timeout (default 60s).
+	StatementTimeout time.Duration
+	// IdleInTransactionTimeout is the session's
+	// idle_in_transaction_session_timeout (default 20s): PostgreSQL ends a
+	// session that holds a transaction open without using it that long,
+	// which releases the rows of a worker frozen mid-batch (a paused VM, a
+	// partition). It must exceed the 5s a batch's transaction may wait for
+	// its turn in the pipeline.
+	IdleInTransactionTimeout time.Duration
+	// StallTimeout is how long the worker may go without progress (a batch
+	// settled, or a fetch that found nothing) before Live reports it
+	// stalled (default 5m).
+	StallTimeout time.Duration
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string
@@ -113,6 +144,7 @@ func DefaultConfig() Config {
 	return Config{
 		Topology:        wire.DefaultTopology(),
 		Consumer:        DefaultConsumer,
+		Untyped:         UntypedAuto,
 		BatchSize:       DefaultBatchSize,
 		BatchWait:       DefaultBatchWait,
 		MaxAttempts:     DefaultMaxAttempts,
@@ -122,6 +154,11 @@ func DefaultConfig() Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		KVConcurrency:   DefaultKVConcurrency,
 		Concurrency:     DefaultConcurrency,
+
+		LockTimeout:              DefaultLockTimeout,
+		StatementTimeout:         DefaultStatementTimeout,
+		IdleInTransactionTimeout: DefaultIdleInTransactionTimeout,
+		StallTimeout:             DefaultStallTimeout,
 	}
 }
 
@@ -130,6 +167,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Consumer == "" {
 		c.Consumer = d.Consumer
+	}
+	if c.Untyped == "" {
+		c.Untyped = d.Untyped
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = d.BatchSize
@@ -157,6 +197,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = d.Concurrency
+	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = d.LockTimeout
+	}
+	if c.StatementTimeout == 0 {
+		c.StatementTimeout = d.StatementTimeout
+	}
+	if c.IdleInTransactionTimeout == 0 {
+		c.IdleInTransactionTimeout = d.IdleInTransactionTimeout
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = d.StallTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -197,6 +249,10 @@ func (c Config) Validate() error {
 		return fieldErr("Consumer", "must not be empty")
 	case strings.ContainsAny(c.Consumer, ".*> \t"):
 		return fieldErr("Consumer", "%q must not contain '.', '*', '>' or spaces", c.Consumer)
+	case !validTokens(c.Entities):
+		return fieldErr("Entities", "%q: each must be letters, digits, '_' or '-'", c.Entities)
+	case c.Untyped != UntypedAuto && c.Untyped != UntypedTake && c.Untyped != UntypedLeave:
+		return fieldErr("Untyped", "%q: want auto, true or false", c.Untyped)
 	case c.BatchSize < 1 || c.BatchSize > 10000:
 		return fieldErr("BatchSize", "%d must be between 1 and 10000", c.BatchSize)
 	case c.BatchWait < time.Millisecond:
@@ -215,6 +271,14 @@ func (c Config) Validate() error {
 		return fieldErr("KVConcurrency", "%d must be between 1 and 1024", c.KVConcurrency)
 	case c.Concurrency < 1 || c.Concurrency > 64:
 		return fieldErr("Concurrency", "%d must be between 1 and 64", c.Concurrency)
+	case c.LockTimeout < time.Millisecond:
+		return fieldErr("LockTimeout", "%s must be at least 1ms", c.LockTimeout)
+	case c.StatementTimeout < time.Millisecond:
+		return fieldErr("StatementTimeout", "%s must be at least 1ms", c.StatementTimeout)
+	case c.IdleInTransactionTimeout < 2*aheadTimeout:
+		return fieldErr("IdleInTransactionTimeout", "%s must be at least %s", c.IdleInTransactionTimeout, 2*aheadTimeout)
+	case c.StallTimeout < time.Second:
+		return fieldErr("StallTimeout", "%s must be at least 1s", c.StallTimeout)
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {
@@ -229,4 +293,13 @@ func (c Config) Validate() error {
 func (c Config) backoff(delivery int) time.Duration {
 	i := min(max(delivery-1, 0), len(c.Backoff)-1)
 	return c.Backoff[i]
+}
+
+func validTokens(entities []string) bool {
+	for _, e := range entities {
+		if !wire.ValidEntityToken(e) {
+			return false
+		}
+	}
+	return true
 }

@@ -49,13 +49,25 @@
 // Attempts: the attempt of a delivery is retry_count + the delivery count,
 // so it keeps growing across redrives. MaxAttempts bounds the deliveries of
 // one stream message: a redriven message gets a full budget again.
-// Transient errors are PostgreSQL unreachable or restarting (08xxx,
-// 57P01-03), serialization failure and deadlock (40001, 40P01), lock not
-// available, query cancelled, insufficient resources (53xxx), timeouts and
-// closed connections (see IsTransient). While PostgreSQL is unreachable the
-// worker NAKs the batch in hand and stops fetching until it answers again, so
-// an outage costs each message one attempt; while NATS is down the
-// connection reconnects and the loop carries on.
+// Errors are classified by SQLSTATE (see errors.go). Environment errors
+// (PostgreSQL unreachable or shutting down, out of resources, read-only, a
+// missing table, column or privilege) are nobody's message's fault: the
+// worker holds the batch in hand, kept in progress so no delivery is spent,
+// and settles it again with back-off until the environment is fixed,
+// saying what is wrong in its log, on /readyz and in nomnom_worker_paused;
+// it fetches nothing meanwhile. Transient errors (serialization failure,
+// deadlock, lock and statement timeouts, timeouts) retry the batch's
+// messages with their back-off and count as attempts. Only the message's
+// own data errors are permanent. The sessions run with lock_timeout,
+// statement_timeout and idle_in_transaction_session_timeout (see
+// Config.ConfigurePool), so rows held by a frozen peer cost a transient
+// error, never a stall, and the rows of a worker frozen mid-batch are
+// released by PostgreSQL. While NATS is down the connection reconnects and
+// the loop carries on.
+//
+// Dead-letter copies are bounded by construction: a copy that would exceed
+// the server's max_payload (the gateway never publishes one) is cut and
+// marked with Nomnom-Dlq-Truncated, so every message reaches failed.
 //
 // Stop stops fetching, finishes the batch in hand, flushes the KV writes and
 // returns; when its context ends first the batch is abandoned unacknowledged
@@ -85,11 +97,15 @@
 //
 // # Operations
 //
-// OpsHandler serves /healthz (503 with the reason when NATS is disconnected
-// or PostgreSQL unreachable) and /metrics: nomnom_worker_batches_total,
-// nomnom_worker_messages_total{outcome}, nomnom_worker_batch_duration_seconds,
-// nomnom_worker_message_latency_seconds, nomnom_worker_redeliveries_total,
-// nomnom_worker_consumer_pending_messages,
-// nomnom_worker_consumer_ack_pending_messages and
-// nomnom_worker_kv_write_errors_total. Start serves them on MetricsAddr.
+// OpsHandler serves /livez (503 only when a restart helps: the NATS
+// connection closed for good, or no progress for StallTimeout with no known
+// cause), /readyz and /healthz (503 with the reason when NATS is
+// disconnected, PostgreSQL unreachable, the worker paused or stalled) and
+// /metrics: nomnom_worker_batches_total, nomnom_worker_messages_total{outcome},
+// nomnom_worker_batch_duration_seconds, nomnom_worker_message_latency_seconds,
+// nomnom_worker_redeliveries_total, nomnom_worker_consumer_pending_messages,
+// nomnom_worker_consumer_ack_pending_messages,
+// nomnom_worker_kv_write_errors_total, nomnom_worker_paused and
+// nomnom_worker_environment_errors_total{sqlstate}. Start serves them on
+// MetricsAddr.
 package worker

@@ -151,7 +151,36 @@ func (w *Worker) dlqMsg(it *item) *nats.Msg {
 	if id := dlqMsgID(it); id != "" {
 		m.Header.Set(wire.HeaderMsgID, id)
 	}
+	fitPayload(m, w.nc.MaxPayload())
 	return m
+}
+
+// fitPayload cuts m's payload so that the message fits a server with this
+// max_payload, and says so in HeaderDLQTruncated, so that a dead-letter copy
+// can always be stored and its message can always reach "failed".
+func fitPayload(m *nats.Msg, maxPayload int64) {
+	if maxPayload <= 0 {
+		return
+	}
+	const slack = 64 // the truncation header itself
+	room := maxPayload - headerSize(m.Header) - slack
+	if int64(len(m.Data)) <= room {
+		return
+	}
+	m.Header.Set(wire.HeaderDLQTruncated, strconv.Itoa(len(m.Data)))
+	m.Data = m.Data[:max(room, 0)]
+}
+
+// headerSize is the encoded size of h: "NATS/1.0\r\n", a "key: value\r\n"
+// line per value, and the closing "\r\n".
+func headerSize(h nats.Header) int64 {
+	n := int64(len("NATS/1.0\r\n\r\n"))
+	for k, vs := range h {
+		for _, v := range vs {
+			n += int64(len(k) + len(": ") + len(v) + len("\r\n"))
+		}
+	}
+	return n
 }
 
 func dlqMsgID(it *item) string {

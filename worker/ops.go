@@ -26,6 +26,10 @@ type metrics struct {
 	pending       prometheus.Gauge
 	ackPending    prometheus.Gauge
 	kvErrors      prometheus.Counter
+	paused        prometheus.Gauge
+	// environmentErrors counts the attempts a broken environment held
+	// back, by SQLSTATE ("connection" when PostgreSQL did not answer).
+	environmentErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -57,8 +61,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		kvErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nomnom_worker_kv_write_errors_total", Help: "Status updates that could not be written to the KV bucket.",
 		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "nomnom_worker_paused", Help: "1 while the worker holds its batch because the environment is broken (schema, privilege, read-only, unreachable).",
+		}),
+		environmentErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nomnom_worker_environment_errors_total", Help: "Attempts to settle a batch that a broken environment held back, by SQLSTATE.",
+		}, []string{"sqlstate"}),
 	}
-	reg.MustRegister(m.batches, m.messages, m.batchDuration, m.latency, m.redeliveries, m.pending, m.ackPending, m.kvErrors)
+	reg.MustRegister(m.batches, m.messages, m.batchDuration, m.latency, m.redeliveries, m.pending, m.ackPending, m.kvErrors, m.paused, m.environmentErrors)
 	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		// A shared registry may have them already.
 		if err := reg.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
@@ -89,11 +99,18 @@ func (w *Worker) pollLag() {
 	}
 }
 
-// Health reports why the worker cannot work right now: NATS disconnected or
-// PostgreSQL unreachable. nil means healthy.
+// Health reports why the worker cannot work right now: NATS disconnected,
+// PostgreSQL unreachable, paused on a broken environment (what is wrong),
+// or stalled (see Live). nil means healthy.
 func (w *Worker) Health(ctx context.Context) error {
+	if err := w.Live(); err != nil {
+		return err
+	}
 	if s := w.nc.Status(); s != nats.CONNECTED {
 		return fmt.Errorf("nats: %s", s)
+	}
+	if problem := w.health.pausedBy(); problem != "" {
+		return fmt.Errorf("paused: %s", problem)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -103,19 +120,25 @@ func (w *Worker) Health(ctx context.Context) error {
 	return nil
 }
 
-// OpsHandler serves /healthz (200 "ok", or 503 with the reason) and
-// /metrics (the worker's registry in the Prometheus format).
+// OpsHandler serves /livez (200 while the process needs no restart, see
+// Live), /readyz and /healthz (200 "ok", or 503 with the reason, see
+// Health) and /metrics (the worker's registry in the Prometheus format).
 func (w *Worker) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(rw http.ResponseWriter, r *http.Request) {
-		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := w.Health(r.Context()); err != nil {
-			rw.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(rw, err)
-			return
+	check := func(probe func(context.Context) error) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := probe(r.Context()); err != nil {
+				rw.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(rw, err)
+				return
+			}
+			fmt.Fprintln(rw, "ok")
 		}
-		fmt.Fprintln(rw, "ok")
-	})
+	}
+	mux.HandleFunc("/livez", check(func(context.Context) error { return w.Live() }))
+	mux.HandleFunc("/readyz", check(w.Health))
+	mux.HandleFunc("/healthz", check(w.Health))
 	mux.Handle("/metrics", promhttp.HandlerFor(w.cfg.Registry, promhttp.HandlerOpts{Registry: w.cfg.Registry}))
 	return mux
 }

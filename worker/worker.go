@@ -35,7 +35,7 @@ type Worker struct {
 	metrics *metrics
 
 	js       jetstream.JetStream
-	consumer jetstream.Consumer
+	consumer source
 	status   *statusWriter
 	server   *http.Server
 
@@ -47,6 +47,7 @@ type Worker struct {
 	work     context.Context // cancelled only by a hard stop
 	bgDone   sync.WaitGroup  // lag poller
 	inFlight inFlight        // message_ids of the batches in the pipeline
+	health   healthState
 }
 
 // New checks the configuration and returns a worker that Start runs. The
@@ -78,6 +79,7 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 		work:     work,
 		hardStop: cancel,
 	}
+	w.health.progressed()
 	return w, nil
 }
 
@@ -99,13 +101,12 @@ func (w *Worker) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker start: %w", err)
 	}
-	w.consumer, err = w.js.CreateOrUpdateConsumer(ctx, top.Stream, top.ConsumerConfig(wire.ConsumerOptions{
-		Durable:       w.cfg.Consumer,
-		AckWait:       w.cfg.AckWait,
-		MaxAckPending: w.cfg.MaxAckPending,
-	}))
+	subjects, err := w.subjects(ctx)
 	if err != nil {
-		return fmt.Errorf("worker start: consumer %s: %w", w.cfg.Consumer, err)
+		return fmt.Errorf("worker start: %w", err)
+	}
+	if w.consumer, err = w.openConsumers(ctx, subjects); err != nil {
+		return fmt.Errorf("worker start: %w", err)
 	}
 	if w.cfg.MetricsAddr != "" {
 		if err := w.serveOps(); err != nil {
@@ -117,10 +118,11 @@ func (w *Worker) start(ctx context.Context) error {
 	w.status = newStatusWriter(statusstore.NewKVPipelined(w.js, kv), w.cfg.KVConcurrency, depth, w.log, w.metrics.kvErrors.Inc)
 	w.status.hook = w.cfg.beforeKVWrite
 	w.status.start(w.work)
+	w.health.progressed()
 	w.bgDone.Add(1)
 	go w.pollLag()
 	go w.loop()
-	w.log.Info("worker started", "stream", top.Stream, "consumer", w.cfg.Consumer, "batch_size", w.cfg.BatchSize)
+	w.log.Info("worker started", "stream", top.Stream, "consumer", w.cfg.Consumer, "subjects", subjectList(subjects, top), "batch_size", w.cfg.BatchSize)
 	return nil
 }
 
@@ -184,12 +186,8 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // fetchRetry spaces the fetches while they fail (NATS unreachable, the
-// consumer being recreated), and pingRetry the pings of PostgreSQL while it
-// is unreachable. Both waits end at once on Stop.
-var (
-	fetchRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
-	pingRetry  = backoff.Policy{Initial: 100 * time.Millisecond, Max: 3 * time.Second}
-)
+// consumer being recreated); the wait ends at once on Stop.
+var fetchRetry = backoff.Policy{Initial: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // aheadTimeout bounds how long a batch keeps the transaction it opened
 // ahead while the batch before settles. Past it the transaction is rolled
@@ -213,9 +211,7 @@ func (w *Worker) loop() {
 		go func() {
 			defer writers.Done()
 			for p := range ready {
-				if !w.complete(w.work, p) {
-					w.waitForPostgres()
-				}
+				w.complete(w.work, p)
 			}
 		}()
 	}
@@ -251,9 +247,12 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 			continue
 		}
 		retry.Reset()
-		if len(msgs) > 0 {
-			out <- msgs
+		if len(msgs) == 0 {
+			w.health.idle()
+			continue
 		}
+		w.health.inHand.Add(1)
+		out <- msgs
 	}
 }
 
@@ -274,28 +273,6 @@ func (w *Worker) fetch() ([]jetstream.Msg, error) {
 		return nil, err
 	}
 	return nil, nil
-}
-
-// waitForPostgres holds the loop until PostgreSQL answers again, so an
-// outage costs each message one attempt rather than all of them.
-func (w *Worker) waitForPostgres() {
-	stopping := w.life.Context()
-	retry := backoff.New(pingRetry)
-	for i := 0; stopping.Err() == nil; i++ {
-		ctx, cancel := context.WithTimeout(w.work, 2*time.Second)
-		err := w.pool.Ping(ctx)
-		cancel()
-		if err == nil {
-			if i > 0 {
-				w.log.Info("postgres reachable again")
-			}
-			return
-		}
-		if i%20 == 0 {
-			w.log.Warn("postgres unreachable; waiting before fetching more", "err", err)
-		}
-		_ = retry.Wait(stopping)
-	}
 }
 
 // serveOps listens on MetricsAddr before returning, so a taken port is a

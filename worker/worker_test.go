@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -42,6 +43,7 @@ type testHandler struct {
 	calls         map[string]int // handler calls per message_id
 	failTransient map[string]int // message_id -> transient failures left
 	reject        map[string]bool
+	rejectWith    string        // the reason of a rejection, when set
 	perMessage    bool          // transient failures as a message's Result, not the batch's error
 	block         chan struct{} // when set, Handle signals entered and waits
 	entered       chan struct{}
@@ -86,6 +88,10 @@ func (h *testHandler) Handle(ctx context.Context, tx pgx.Tx, batch []*wire.Envel
 			results[i].Err = &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
 			continue
 		}
+		if rejected && h.rejectWith != "" {
+			results[i].Err = Permanent(errors.New(h.rejectWith))
+			continue
+		}
 		if rejected {
 			results[i].Err = Permanent(errors.New("rejected by the test handler"))
 			continue
@@ -118,8 +124,13 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture {
 	t.Helper()
+	return setupOn(t, testsvc.NATS(t))
+}
+
+// setupOn is setup on a NATS server the test started.
+func setupOn(t testing.TB, srv *server.Server) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	srv := testsvc.NATS(t)
 	f := &fixture{t: t, nc: testsvc.Connect(t, srv), top: testsvc.Topology(t)}
 	f.pool, f.dbURL = testsvc.MigratedPool(t)
 	pool := f.pool
@@ -574,6 +585,8 @@ func TestOpsHandler(t *testing.T) {
 	defer srv.Close()
 	for path, want := range map[string]string{
 		"/healthz": "ok",
+		"/livez":   "ok",
+		"/readyz":  "ok",
 		"/metrics": `nomnom_worker_messages_total{outcome="completed"} 1`,
 	} {
 		resp, err := http.Get(srv.URL + path)
@@ -587,13 +600,15 @@ func TestOpsHandler(t *testing.T) {
 		}
 	}
 	f.nc.Close()
-	resp, err := http.Get(srv.URL + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("GET /healthz with NATS closed: %d, want 503", resp.StatusCode)
+	for _, path := range []string{"/healthz", "/readyz", "/livez"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s with NATS closed: %d, want 503", path, resp.StatusCode)
+		}
 	}
 }
 

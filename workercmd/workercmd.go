@@ -16,8 +16,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
+	"github.com/nomnom-io/nomnom/internal/confirm"
 	"github.com/nomnom-io/nomnom/internal/dlqcmd"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
@@ -37,15 +39,23 @@ type App struct {
 	Handler         worker.Handler // writes the entity rows of a batch
 	Migrations      fs.FS          // the entity migrations (golang-migrate files at the root of the FS); may be nil
 	MigrationsTable string         // their version table, e.g. "tpch_schema_migrations"
+	// Entities are the root entity types of the handler: the worker
+	// consumes only their subjects. Empty: every subject.
+	Entities []string
+	// Consumer is the default durable consumer name (NATS_CONSUMER), e.g.
+	// the generated package's name, so that the workers of two feeds never
+	// share one. Empty: worker.DefaultConsumer.
+	Consumer string
 }
 
 const workerUsage = `usage: %[1]s [command] [flags]
 
 commands:
   run                      consume the stream and write entity rows (the default)
-  migrate up|down [N]|version
+  migrate up|down N|down --all|version
                            platform migrations (schema_migrations), then the entity
-                           migrations (%[2]s); down reverts entity migrations only
+                           migrations (%[2]s); down reverts entity migrations only,
+                           and without N asks on a terminal or needs --all
   dlq list|redrive         inspect and redrive dead-lettered messages
   healthcheck              exit 0 when the local worker is ready (container healthchecks)
   version                  print the version
@@ -106,15 +116,22 @@ func run(ctx context.Context, app App, args []string, stdout, stderr io.Writer) 
 type runSettings struct {
 	nats        natsconn.Settings
 	databaseURL string
+	migrate     bool
 	cfg         worker.Config
 }
 
-func (s *runSettings) define(f *envflag.Set) {
+func (s *runSettings) define(f *envflag.Set, app App) {
 	d := worker.DefaultConfig()
+	if app.Consumer != "" {
+		d.Consumer = app.Consumer
+	}
+	d.Entities = app.Entities
 	s.cfg = d
 	s.nats.Define(f)
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
-	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the deployment's workers")
+	f.String(&s.cfg.Consumer, "consumer", "NATS_CONSUMER", d.Consumer, "durable consumer shared by the workers of this feed")
+	f.Bool(&s.migrate, "migrate", "NOMNOM_MIGRATE", false, "apply the platform and entity migrations before consuming (otherwise the worker waits for them)")
+	f.String((*string)(&s.cfg.Untyped), "take-untyped", "NATS_TAKE_UNTYPED", string(d.Untyped), "take the messages without entity type: true, false, or auto (unless another feed's consumer does)")
 	f.Int(&s.cfg.BatchSize, "batch-size", "NOMNOM_BATCH_SIZE", d.BatchSize, "messages per fetch and per transaction")
 	f.Duration(&s.cfg.BatchWait, "batch-wait", "NOMNOM_BATCH_WAIT", d.BatchWait, "longest wait to fill a batch")
 	f.Int(&s.cfg.MaxAttempts, "max-attempts", "NOMNOM_MAX_ATTEMPTS", d.MaxAttempts, "deliveries before a transiently failing message is dead-lettered")
@@ -122,7 +139,11 @@ func (s *runSettings) define(f *envflag.Set) {
 	f.Duration(&s.cfg.AckWait, "ack-wait", "NOMNOM_ACK_WAIT", d.AckWait, "JetStream ack wait of the consumer")
 	f.Int(&s.cfg.MaxAckPending, "max-ack-pending", "NOMNOM_MAX_ACK_PENDING", d.MaxAckPending, "messages in flight across all workers")
 	f.Int(&s.cfg.KVConcurrency, "kv-concurrency", "NOMNOM_KV_CONCURRENCY", d.KVConcurrency, "goroutines writing status records to KV")
-	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics and /healthz (empty: none)")
+	f.Duration(&s.cfg.LockTimeout, "lock-timeout", "NOMNOM_LOCK_TIMEOUT", d.LockTimeout, "PostgreSQL lock_timeout of the worker's sessions")
+	f.Duration(&s.cfg.StatementTimeout, "statement-timeout", "NOMNOM_STATEMENT_TIMEOUT", d.StatementTimeout, "PostgreSQL statement_timeout of the worker's sessions")
+	f.Duration(&s.cfg.IdleInTransactionTimeout, "idle-in-transaction-timeout", "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT", d.IdleInTransactionTimeout, "PostgreSQL idle_in_transaction_session_timeout of the worker's sessions")
+	f.Duration(&s.cfg.StallTimeout, "stall-timeout", "NOMNOM_STALL_TIMEOUT", d.StallTimeout, "no progress this long makes /livez fail")
+	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics, /livez, /readyz and /healthz (empty: none)")
 	f.Duration(&s.cfg.ShutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time to finish the batch in hand on SIGTERM")
 }
 
@@ -130,6 +151,7 @@ func (s *runSettings) define(f *envflag.Set) {
 // field that `run` sets, to name them in errors.
 var settingNames = map[string]string{
 	"Consumer":        "NATS_CONSUMER (--consumer)",
+	"Untyped":         "NATS_TAKE_UNTYPED (--take-untyped)",
 	"BatchSize":       "NOMNOM_BATCH_SIZE (--batch-size)",
 	"BatchWait":       "NOMNOM_BATCH_WAIT (--batch-wait)",
 	"MaxAttempts":     "NOMNOM_MAX_ATTEMPTS (--max-attempts)",
@@ -138,6 +160,11 @@ var settingNames = map[string]string{
 	"MaxAckPending":   "NOMNOM_MAX_ACK_PENDING (--max-ack-pending)",
 	"KVConcurrency":   "NOMNOM_KV_CONCURRENCY (--kv-concurrency)",
 	"ShutdownTimeout": "NOMNOM_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
+
+	"LockTimeout":              "NOMNOM_LOCK_TIMEOUT (--lock-timeout)",
+	"StatementTimeout":         "NOMNOM_STATEMENT_TIMEOUT (--statement-timeout)",
+	"IdleInTransactionTimeout": "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT (--idle-in-transaction-timeout)",
+	"StallTimeout":             "NOMNOM_STALL_TIMEOUT (--stall-timeout)",
 }
 
 // config returns the worker.Config of the settings, checked by
@@ -172,7 +199,7 @@ func settingError(err error) error {
 func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) error {
 	var s runSettings
 	f := envflag.New(app.Name + " run")
-	s.define(f)
+	s.define(f, app)
 	f.SetOutput(envflag.Output(stderr))
 	if err := f.Parse(args); err != nil {
 		return err
@@ -190,11 +217,17 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if app.Handler == nil {
 		return errors.New("the binary has no handler")
 	}
-	pool, err := openPool(ctx, s.databaseURL, log)
+	pool, err := openPool(ctx, s.databaseURL, log, cfg.ConfigurePool)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	cfg.Registry = prometheus.NewRegistry()
+	gate := newSchemaGate(app, s.databaseURL, s.migrate, cfg.MetricsAddr, log, cfg.Registry)
+	if err := gate.wait(ctx); err != nil {
+		return err
+	}
+	go gate.watch(ctx)
 	nc, err := s.nats.Connect(app.Name, log)
 	if err != nil {
 		return err
@@ -207,24 +240,30 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := startWorker(ctx, w, nc, log); err != nil {
 		return err
 	}
-	<-ctx.Done()
+	var fatal error
+	select {
+	case <-ctx.Done():
+	case <-natsconn.ClosedForGood(nc):
+		fatal = natsconn.ClosedError(nc, log)
+	}
 	log.Info("stopping: finishing the batch in hand", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := w.Stop(sctx); err != nil {
 		log.Warn("hard stop: the batch in hand will be redelivered", "err", err)
 	}
-	return nil
+	return fatal
 }
 
 // openPool opens the pool and waits, with back-off, until PostgreSQL answers:
 // a worker started before its database must not crash. The pool reconnects
 // on every acquire afterwards, so it survives PostgreSQL restarts.
-func openPool(ctx context.Context, databaseURL string, log *slog.Logger) (*pgxpool.Pool, error) {
+func openPool(ctx context.Context, databaseURL string, log *slog.Logger, configure func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL: not a valid PostgreSQL URL")
 	}
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres pool: %w", err)
@@ -282,11 +321,14 @@ func startWorker(ctx context.Context, w *worker.Worker, nc *nats.Conn, log *slog
 
 func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.Writer) error {
 	var databaseURL string
+	var all bool
 	f := envflag.New(app.Name + " migrate")
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, postgres://user:password@host:5432/db (required)")
+	f.BoolVar(&all, "all", false, "with down and no N: revert every entity migration without asking")
 	f.SetOutput(envflag.Output(stderr))
 	f.Usage = func() {
-		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down [N] | version\n\nflags:\n", app.Name)
+		fmt.Fprintf(f.Output(), "usage: %s migrate [flags] up | down N | down --all | version\n\n"+
+			"down without N reverts every entity migration: it asks on a terminal and needs --all otherwise.\n\nflags:\n", app.Name)
 		f.PrintDefaults()
 	}
 	if err := f.Parse(args); err != nil {
@@ -318,6 +360,12 @@ func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.W
 	case "down":
 		// The platform tables are shared with the gateway; `nomnom migrate
 		// down` reverts them.
+		if hasApp && steps == 0 {
+			in, interactive := confirm.Terminal()
+			if err := confirm.DownAll(all, "entity", in, interactive, envflag.Output(stderr)); err != nil {
+				return err
+			}
+		}
 		if hasApp {
 			if err := migrations.Down(ctx, databaseURL, app.Migrations, app.MigrationsTable, steps); err != nil {
 				return err

@@ -169,3 +169,41 @@ func TestBoundsMatchRat(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchOwnedRowsFollowTheLastOwnerWrite checks that a second write of
+// an owner in one batch drops the rows the first queued under it, leaves
+// other owners' rows, and that counts are distinct rows per message.
+func TestBatchOwnedRowsFollowTheLastOwnerWrite(t *testing.T) {
+	s := func(v string) *string { return &v }
+	b := NewBatch([]*Table{
+		{Name: "orders", Columns: []string{"id"}, Unicity: []string{"id"}},
+		{Name: "lines", Columns: []string{"order_id", "tag"}, Unicity: []string{"order_id", "tag"},
+			Delete: "DELETE …", Owner: 0, Scope: []string{"order_id"}, OwnerKey: []string{"id"}},
+	})
+	b.Begin()
+	b.Add(0, []*string{s("1")})
+	b.Add(1, []*string{s("1"), s("a")})
+	b.Add(1, []*string{s("1"), s("b")})
+	b.Add(0, []*string{s("2")})
+	b.Add(1, []*string{s("2"), s("a")})
+	if c := b.Counts(); c["orders"] != 2 || c["lines"] != 3 {
+		t.Fatalf("first message counts %v", c)
+	}
+	b.Begin()
+	b.Add(0, []*string{s("1")})
+	b.Add(1, []*string{s("1"), s("c")})
+	b.Add(1, []*string{s("1"), s("c")})
+	if c := b.Counts(); c["orders"] != 1 || c["lines"] != 1 {
+		t.Fatalf("second message counts %v", c)
+	}
+	var got []string
+	for _, row := range b.rows[1] {
+		got = append(got, *row[0]+*row[1])
+	}
+	if strings.Join(got, ",") != "2a,1c" {
+		t.Fatalf("lines queued: %v, want 2a,1c", got)
+	}
+	if len(b.claims[1]) != 2 {
+		t.Fatalf("owners claimed: %v", b.claims[1])
+	}
+}

@@ -23,7 +23,7 @@ import (
 	"github.com/nomnom-io/nomnom/wire"
 )
 
-const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [flags]
+const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [--show-body] [flags]
        %[1]s dlq redrive (--id MESSAGE_ID ... | --all) [flags]
 
   list     show dead-lettered messages, oldest first
@@ -41,6 +41,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		databaseURL string
 		limit       int
 		asJSON, all bool
+		showBody    bool
 		ids         []string
 	)
 	f := envflag.New(name + " dlq")
@@ -48,6 +49,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	f.Secret(&databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL; when set, redrive updates message_status too")
 	f.IntVar(&limit, "limit", 100, "list: at most N messages (0: all)")
 	f.BoolVar(&asJSON, "json", false, "list: print JSON")
+	f.BoolVar(&showBody, "show-body", false, "list: print each message's body too")
 	f.BoolVar(&all, "all", false, "redrive: every dead-lettered message")
 	f.Func("id", "redrive: a message_id (repeatable)", func(v string) error {
 		ids = append(ids, v)
@@ -90,39 +92,73 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if op == "list" {
-		return list(ctx, js, s.Topology, limit, asJSON, stdout)
+		return list(ctx, js, s.Topology, listOptions{limit: limit, asJSON: asJSON, showBody: showBody}, stdout)
 	}
 	return redrive(ctx, js, s.Topology, databaseURL, ids, all, stdout)
 }
 
-func list(ctx context.Context, js jetstream.JetStream, top wire.Topology, limit int, asJSON bool, stdout io.Writer) error {
+// listOptions are the flags of dlq list.
+type listOptions struct {
+	limit            int
+	asJSON, showBody bool
+}
+
+// listed is one dead letter as dlq list --json prints it.
+type listed struct {
+	dlq.DeadLetter
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+func list(ctx context.Context, js jetstream.JetStream, top wire.Topology, o listOptions, stdout io.Writer) error {
 	admin, err := dlq.New(dlq.Config{JetStream: js, Topology: top})
 	if err != nil {
 		return err
 	}
-	dls, err := admin.List(ctx, dlq.ListOptions{Limit: limit})
+	total, err := admin.Count(ctx)
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		if dls == nil {
-			dls = []dlq.DeadLetter{}
+	dls, err := admin.List(ctx, dlq.ListOptions{Limit: o.limit})
+	if err != nil {
+		return err
+	}
+	out := make([]listed, len(dls))
+	for i, d := range dls {
+		out[i].DeadLetter = d
+		if o.showBody {
+			out[i].Body = bodyOf(d)
 		}
+	}
+	if o.asJSON {
+		// An array, as before totals were printed: scripts read it as one.
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(dls)
+		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tMESSAGE_ID\tENTITY\tATTEMPTS\tFAILED_AT\tREASON")
-	for _, d := range dls {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", d.Sequence, orDash(d.MessageID), orDash(d.EntityType),
-			d.Attempts, d.FailedAt.Format(time.RFC3339), d.Reason)
+	for _, m := range out {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", m.Sequence, orDash(m.MessageID), orDash(m.EntityType),
+			m.Attempts, m.FailedAt.Format(time.RFC3339), m.Reason)
+		if o.showBody {
+			fmt.Fprintf(tw, "\tbody: %s\n", m.Body)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d message(s)\n", len(dls))
+	fmt.Fprintf(stdout, "%d of %d message(s)\n", len(dls), total)
 	return nil
+}
+
+// bodyOf is the client's JSON of a dead letter, or its raw payload as a
+// JSON string when it is not an envelope.
+func bodyOf(d dlq.DeadLetter) json.RawMessage {
+	if env, err := wire.DecodeEnvelope(d.Data); err == nil {
+		return env.Body
+	}
+	raw, _ := json.Marshal(string(d.Data))
+	return raw
 }
 
 func orDash(s string) string {

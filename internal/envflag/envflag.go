@@ -125,6 +125,20 @@ func (f *Set) Secret(p *string, name, env, def, text string) {
 	})
 }
 
+// Bool defines a boolean flag defaulting to $env (true, false, 1, 0…),
+// then def.
+func (f *Set) Bool(p *bool, name, env string, def bool, text string) {
+	if v, ok := f.env(env); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: not true or false", env, v))
+		} else {
+			def = b
+		}
+	}
+	f.BoolVar(p, name, def, usageText(env, text))
+}
+
 // Int defines an int flag defaulting to $env, then def.
 func (f *Set) Int(p *int, name, env string, def int, text string) {
 	if v, ok := f.env(env); ok {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -108,6 +109,30 @@ func (s *Settings) Connect(name string, log *slog.Logger) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURLs(s.URLs), err)
 	}
 	return nc, nil
+}
+
+// ClosedForGood returns a channel that is closed when nc is closed and
+// will not reconnect: nats.go gives up on a connection after some server
+// errors (a protocol violation such as "maximum control line exceeded",
+// among others), and a process keeping such a connection would answer 503
+// for ever. The long-running commands exit when it fires, so that the
+// orchestrator starts them again with a new connection.
+func ClosedForGood(nc *nats.Conn) <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(ch) }) })
+	if nc.IsClosed() {
+		once.Do(func() { close(ch) })
+	}
+	return ch
+}
+
+// ClosedError logs and returns the error a long-running command exits
+// with when its NATS connection was closed for good (see ClosedForGood).
+func ClosedError(nc *nats.Conn, log *slog.Logger) error {
+	err := fmt.Errorf("NATS connection closed and will not reconnect (last error: %v); exiting so that the process is restarted", nc.LastError())
+	log.Error(err.Error())
+	return err
 }
 
 // RedactURLs hides passwords in NATS URLs so they never reach a log.

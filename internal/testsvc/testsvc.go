@@ -37,14 +37,22 @@ func NATS(t testing.TB) *server.Server {
 // and the port of the first run.
 func NATSWithDir(t testing.TB, dir string, port int) *server.Server {
 	t.Helper()
+	return NATSWith(t, func(o *server.Options) { o.StoreDir, o.Port = dir, port })
+}
+
+// NATSWith starts an embedded server like NATS, with its options adjusted
+// (a smaller max_payload, say) before it starts.
+func NATSWith(t testing.TB, adjust func(*server.Options)) *server.Server {
+	t.Helper()
 	opts := &server.Options{
 		Host:      "127.0.0.1",
-		Port:      port,
+		Port:      -1,
 		JetStream: true,
-		StoreDir:  dir,
+		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
 	}
+	adjust(opts)
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats server: %v", err)

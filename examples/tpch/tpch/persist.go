@@ -33,10 +33,14 @@ var tables = []*rt.Table{
 		SQL:     upsertProduct,
 	},
 	tableOrderLineItem: {
-		Name:    "order_line_items",
-		Columns: []string{"order_key", "line_number", "part_key", "quantity", "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date", "commit_date", "receipt_date", "ship_mode", "comment"},
-		Unicity: []string{"order_key", "line_number"},
-		SQL:     upsertOrderLineItem,
+		Name:     "order_line_items",
+		Columns:  []string{"order_key", "line_number", "part_key", "quantity", "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date", "commit_date", "receipt_date", "ship_mode", "comment"},
+		Unicity:  []string{"order_key", "line_number"},
+		SQL:      upsertOrderLineItem,
+		Delete:   deleteOrderLineItem,
+		Owner:    tableOrder,
+		Scope:    []string{"order_key"},
+		OwnerKey: []string{"order_key"},
 	},
 }
 
@@ -169,34 +173,34 @@ DO UPDATE SET
 WHERE (t.part_key, t.quantity, t.extended_price, t.discount, t.tax, t.return_flag, t.line_status, t.ship_date, t.commit_date, t.receipt_date, t.ship_mode, t.comment)
     IS DISTINCT FROM (EXCLUDED.part_key, EXCLUDED.quantity, EXCLUDED.extended_price, EXCLUDED.discount, EXCLUDED.tax, EXCLUDED.return_flag, EXCLUDED.line_status, EXCLUDED.ship_date, EXCLUDED.commit_date, EXCLUDED.receipt_date, EXCLUDED.ship_mode, EXCLUDED.comment)`
 
-// Add queues the rows of one message and counts them per table.
+// deleteOrderLineItem removes the order_line_items rows of the Order rows a
+// batch writes again that their messages no longer carry: children follow
+// their parent.
+const deleteOrderLineItem = `
+DELETE FROM order_line_items AS x
+USING unnest($1::text[]) AS s (order_key)
+WHERE x.order_key = s.order_key::bigint
+    AND NOT EXISTS (
+        SELECT 1 FROM unnest($2::text[], $3::text[]) AS k (order_key, line_number)
+        WHERE x.order_key = k.order_key::bigint AND x.line_number = k.line_number::integer)`
+
+// Add queues the rows of one message and counts the distinct rows per
+// table.
 func (rows *Rows) Add(b *rt.Batch) map[string]int {
-	counts := make(map[string]int, 4)
+	b.Begin()
 	for i := range rows.Customer {
 		b.Add(tableCustomer, rows.Customer[i].row())
-	}
-	if n := len(rows.Customer); n > 0 {
-		counts["customers"] = n
 	}
 	for i := range rows.Order {
 		b.Add(tableOrder, rows.Order[i].row())
 	}
-	if n := len(rows.Order); n > 0 {
-		counts["orders"] = n
-	}
 	for i := range rows.Product {
 		b.Add(tableProduct, rows.Product[i].row())
-	}
-	if n := len(rows.Product); n > 0 {
-		counts["products"] = n
 	}
 	for i := range rows.OrderLineItem {
 		b.Add(tableOrderLineItem, rows.OrderLineItem[i].row())
 	}
-	if n := len(rows.OrderLineItem); n > 0 {
-		counts["order_line_items"] = n
-	}
-	return counts
+	return b.Counts()
 }
 
 func (r *Customer) row() []*string {

@@ -19,5 +19,7 @@ func main() {
 		Handler:         tpch.NewHandler(),
 		Migrations:      migrations.Files,
 		MigrationsTable: migrations.Table,
+		Entities:        []string{"Customer", "Order", "Product"},
+		Consumer:        "tpch",
 	}))
 }

@@ -45,16 +45,14 @@ DO UPDATE SET
 WHERE (t.at, t.kind, t.score, t.flagged, t.payload, t.counts)
     IS DISTINCT FROM (EXCLUDED.at, EXCLUDED.kind, EXCLUDED.score, EXCLUDED.flagged, EXCLUDED.payload, EXCLUDED.counts)`
 
-// Add queues the rows of one message and counts them per table.
+// Add queues the rows of one message and counts the distinct rows per
+// table.
 func (rows *Rows) Add(b *rt.Batch) map[string]int {
-	counts := make(map[string]int, 1)
+	b.Begin()
 	for i := range rows.Event {
 		b.Add(tableEvent, rows.Event[i].row())
 	}
-	if n := len(rows.Event); n > 0 {
-		counts["event"] = n
-	}
-	return counts
+	return b.Counts()
 }
 
 func (r *Event) row() []*string {

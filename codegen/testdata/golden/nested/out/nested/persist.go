@@ -28,22 +28,34 @@ var tables = []*rt.Table{
 		SQL:     upsertShipmentAddress,
 	},
 	tablePackage: {
-		Name:    "packages",
-		Columns: []string{"shipment_id", "package_no", "weight_kg"},
-		Unicity: []string{"shipment_id", "package_no"},
-		SQL:     upsertPackage,
+		Name:     "packages",
+		Columns:  []string{"shipment_id", "package_no", "weight_kg"},
+		Unicity:  []string{"shipment_id", "package_no"},
+		SQL:      upsertPackage,
+		Delete:   deletePackage,
+		Owner:    tableShipment,
+		Scope:    []string{"shipment_id"},
+		OwnerKey: []string{"shipment_id"},
 	},
 	tableShipmentTag: {
-		Name:    "shipment_tags",
-		Columns: []string{"shipment_id", "tag", "origin"},
-		Unicity: []string{"shipment_id", "tag"},
-		SQL:     upsertShipmentTag,
+		Name:     "shipment_tags",
+		Columns:  []string{"shipment_id", "tag", "origin"},
+		Unicity:  []string{"shipment_id", "tag"},
+		SQL:      upsertShipmentTag,
+		Delete:   deleteShipmentTag,
+		Owner:    tableShipment,
+		Scope:    []string{"shipment_id"},
+		OwnerKey: []string{"shipment_id"},
 	},
 	tablePackageItem: {
-		Name:    "package_items",
-		Columns: []string{"shipment_id", "package_no", "sku", "qty"},
-		Unicity: []string{"shipment_id", "package_no", "sku"},
-		SQL:     upsertPackageItem,
+		Name:     "package_items",
+		Columns:  []string{"shipment_id", "package_no", "sku", "qty"},
+		Unicity:  []string{"shipment_id", "package_no", "sku"},
+		SQL:      upsertPackageItem,
+		Delete:   deletePackageItem,
+		Owner:    tableShipment,
+		Scope:    []string{"shipment_id"},
+		OwnerKey: []string{"shipment_id"},
 	},
 }
 
@@ -104,6 +116,17 @@ DO UPDATE SET
 WHERE (t.weight_kg)
     IS DISTINCT FROM (EXCLUDED.weight_kg)`
 
+// deletePackage removes the packages rows of the Shipment rows a
+// batch writes again that their messages no longer carry: children follow
+// their parent.
+const deletePackage = `
+DELETE FROM packages AS x
+USING unnest($1::text[]) AS s (shipment_id)
+WHERE x.shipment_id = s.shipment_id::text
+    AND NOT EXISTS (
+        SELECT 1 FROM unnest($2::text[], $3::text[]) AS k (shipment_id, package_no)
+        WHERE x.shipment_id = k.shipment_id::text AND x.package_no = k.package_no::integer)`
+
 // upsertShipmentTag writes a batch of shipment_tags rows: one text[] parameter
 // per column, unnested and cast to the column types. A row whose key exists
 // is updated only when a value differs, so a replayed message changes nothing.
@@ -121,6 +144,17 @@ DO UPDATE SET
 WHERE (t.origin)
     IS DISTINCT FROM (EXCLUDED.origin)`
 
+// deleteShipmentTag removes the shipment_tags rows of the Shipment rows a
+// batch writes again that their messages no longer carry: children follow
+// their parent.
+const deleteShipmentTag = `
+DELETE FROM shipment_tags AS x
+USING unnest($1::text[]) AS s (shipment_id)
+WHERE x.shipment_id = s.shipment_id::text
+    AND NOT EXISTS (
+        SELECT 1 FROM unnest($2::text[], $3::text[]) AS k (shipment_id, tag)
+        WHERE x.shipment_id = k.shipment_id::text AND x.tag = k.tag::text)`
+
 // upsertPackageItem writes a batch of package_items rows: one text[] parameter
 // per column, unnested and cast to the column types. A row whose key
 // exists is left as it is.
@@ -136,40 +170,37 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
 ON CONFLICT (shipment_id, package_no, sku)
 DO NOTHING`
 
-// Add queues the rows of one message and counts them per table.
+// deletePackageItem removes the package_items rows of the Shipment rows a
+// batch writes again that their messages no longer carry: children follow
+// their parent.
+const deletePackageItem = `
+DELETE FROM package_items AS x
+USING unnest($1::text[]) AS s (shipment_id)
+WHERE x.shipment_id = s.shipment_id::text
+    AND NOT EXISTS (
+        SELECT 1 FROM unnest($2::text[], $3::text[], $4::text[]) AS k (shipment_id, package_no, sku)
+        WHERE x.shipment_id = k.shipment_id::text AND x.package_no = k.package_no::integer AND x.sku = k.sku::text)`
+
+// Add queues the rows of one message and counts the distinct rows per
+// table.
 func (rows *Rows) Add(b *rt.Batch) map[string]int {
-	counts := make(map[string]int, 5)
+	b.Begin()
 	for i := range rows.Shipment {
 		b.Add(tableShipment, rows.Shipment[i].row())
-	}
-	if n := len(rows.Shipment); n > 0 {
-		counts["shipments"] = n
 	}
 	for i := range rows.ShipmentAddress {
 		b.Add(tableShipmentAddress, rows.ShipmentAddress[i].row())
 	}
-	if n := len(rows.ShipmentAddress); n > 0 {
-		counts["shipment_addresses"] = n
-	}
 	for i := range rows.Package {
 		b.Add(tablePackage, rows.Package[i].row())
-	}
-	if n := len(rows.Package); n > 0 {
-		counts["packages"] = n
 	}
 	for i := range rows.ShipmentTag {
 		b.Add(tableShipmentTag, rows.ShipmentTag[i].row())
 	}
-	if n := len(rows.ShipmentTag); n > 0 {
-		counts["shipment_tags"] = n
-	}
 	for i := range rows.PackageItem {
 		b.Add(tablePackageItem, rows.PackageItem[i].row())
 	}
-	if n := len(rows.PackageItem); n > 0 {
-		counts["package_items"] = n
-	}
-	return counts
+	return b.Counts()
 }
 
 func (r *Shipment) row() []*string {

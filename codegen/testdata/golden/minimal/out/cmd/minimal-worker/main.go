@@ -19,5 +19,7 @@ func main() {
 		Handler:         minimal.NewHandler(),
 		Migrations:      migrations.Files,
 		MigrationsTable: migrations.Table,
+		Entities:        []string{"Event"},
+		Consumer:        "minimal",
 	}))
 }

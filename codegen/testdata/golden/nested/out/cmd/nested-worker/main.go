@@ -19,5 +19,7 @@ func main() {
 		Handler:         nested.NewHandler(),
 		Migrations:      migrations.Files,
 		MigrationsTable: migrations.Table,
+		Entities:        []string{"Shipment"},
+		Consumer:        "nested",
 	}))
 }

@@ -1,0 +1,272 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/nomnom-io/nomnom/dlq"
+	"github.com/nomnom-io/nomnom/statusstore"
+)
+
+// Bounds of POST /ingest/dlq/redrive.
+const (
+	// maxRedriveBody bounds the request body: a thousand ids fit with room.
+	maxRedriveBody = 64 << 10
+	// MaxRedriveMessages is the most messages one redrive request names or
+	// its filter selects; a filter that selects more answers "more": true,
+	// and the client repeats the request.
+	MaxRedriveMessages = 1000
+	// DefaultMaxRedrives is the default Config.MaxRedrives.
+	DefaultMaxRedrives = 5
+)
+
+// Outcomes of one message of an HTTP redrive, beside those of the
+// dead-letter package ("redriven", "stale", "skipped").
+const (
+	outcomeWouldRedrive = "would_redrive" // dry run: it would be redriven
+	outcomeNotFound     = "not_found"     // no such message of the caller's
+	outcomeNotFailed    = "not_failed"    // its record is not failed
+	outcomeNotInDLQ     = "not_in_dlq"    // failed, but the DLQ has no copy
+	outcomeCapped       = "capped"        // redriven Config.MaxRedrives times already
+)
+
+// redriveRequest is the body of POST /ingest/dlq/redrive.
+type redriveRequest struct {
+	IDs    []string `json:"ids"`
+	Filter *Filter  `json:"filter"`
+	DryRun bool     `json:"dry_run"`
+}
+
+// redriveResult is what happened, or would happen, to one message.
+type redriveResult struct {
+	MessageID string `json:"message_id"`
+	Outcome   string `json:"outcome"`
+	// Redrives is the message's count of redrives, this one included.
+	Redrives int    `json:"redrives"`
+	Error    string `json:"error,omitempty"`
+}
+
+// redriveAnswer is the answer of POST /ingest/dlq/redrive.
+type redriveAnswer struct {
+	DryRun bool `json:"dry_run"`
+	// MaxRedrives is the loop guard: a message redriven this many times is
+	// not redriven again.
+	MaxRedrives int             `json:"max_redrives"`
+	Results     []redriveResult `json:"results"`
+	Counts      map[string]int  `json:"counts"`
+	// More is true when the filter selected more than one request handles.
+	More bool `json:"more"`
+}
+
+// handleRedrive serves POST /ingest/dlq/redrive: the semantics of
+// `nomnom dlq redrive` for the caller's own failed messages, named by id or
+// selected by a filter, with a dry run and a per-message cap on redrives.
+func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) *apiError {
+	req, e := readRedrive(w, r)
+	if e != nil {
+		return e
+	}
+	kv, e := s.available()
+	if e != nil {
+		return e
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 4*s.cfg.PublishTimeout)
+	defer cancel()
+	recs, results, more, e := s.redriveCandidates(ctx, kv, req)
+	if e != nil {
+		return e
+	}
+	ans := redriveAnswer{DryRun: req.DryRun, MaxRedrives: s.cfg.MaxRedrives, More: more}
+	todo, e := s.screen(ctx, recs, &results)
+	if e != nil {
+		return e
+	}
+	if req.DryRun {
+		for _, rec := range todo {
+			results = append(results, redriveResult{MessageID: rec.MessageID, Outcome: outcomeWouldRedrive, Redrives: rec.Redrives + 1})
+		}
+	} else if len(todo) > 0 {
+		results = append(results, s.redrive(ctx, kv, todo)...)
+	}
+	ans.Results, ans.Counts = results, map[string]int{}
+	for _, res := range results {
+		ans.Counts[res.Outcome]++
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// readRedrive reads and validates the request body.
+func readRedrive(w http.ResponseWriter, r *http.Request) (redriveRequest, *apiError) {
+	var req redriveRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRedriveBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return req, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("a redrive request is at most %d bytes", maxRedriveBody))
+	case err != nil:
+		return req, errorf(http.StatusBadRequest, codeInvalidJSON, "reading the body: "+err.Error())
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: %v", dec.InputOffset(), err))
+	}
+	if dec.More() {
+		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: one JSON object expected", dec.InputOffset()))
+	}
+	bad := func(msg string) *apiError { return errorf(http.StatusBadRequest, codeInvalidParameter, msg) }
+	switch {
+	case (len(req.IDs) > 0) == (req.Filter != nil):
+		return req, bad(`ids, filter: give either "ids" (a non-empty list) or "filter"`)
+	case len(req.IDs) > MaxRedriveMessages:
+		return req, bad(fmt.Sprintf("ids: %d ids, at most %d", len(req.IDs), MaxRedriveMessages))
+	case req.Filter != nil && req.Filter.Status != "" && req.Filter.Status != string(statusstore.Failed):
+		return req, bad(`filter.status: only failed messages are redriven; leave it out or say "failed"`)
+	}
+	for i, id := range req.IDs {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return req, bad(fmt.Sprintf("ids[%d]: %q is not a UUID", i, id))
+		}
+		req.IDs[i] = u.String()
+	}
+	return req, nil
+}
+
+// redriveCandidates returns the caller's records the request selects, and a
+// not_found result for each id that is not one.
+func (s *Server) redriveCandidates(ctx context.Context, kv *statusstore.KV, req redriveRequest) ([]statusstore.Record, []redriveResult, bool, *apiError) {
+	var results []redriveResult
+	if req.Filter == nil {
+		var recs []statusstore.Record
+		seen := map[string]bool{}
+		for _, id := range req.IDs {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			rec, found, e := s.lookup(ctx, kv, id)
+			if e != nil {
+				return nil, nil, false, e
+			}
+			if !found || !s.visible(ctx, rec) {
+				results = append(results, redriveResult{MessageID: id, Outcome: outcomeNotFound})
+				continue
+			}
+			recs = append(recs, rec)
+		}
+		return recs, results, false, nil
+	}
+	q, e := s.query(ctx, *req.Filter, "filter.")
+	if e != nil {
+		return nil, nil, false, e
+	}
+	if s.cfg.StatusDatabase == nil {
+		return nil, nil, false, errorf(http.StatusNotImplemented, codeNotConfigured, "a redrive by filter needs the gateway's database (DATABASE_URL)")
+	}
+	q.Status, q.Limit = statusstore.Failed, MaxRedriveMessages+1
+	recs, err := s.cfg.StatusDatabase.Search(ctx, q)
+	if err != nil {
+		s.log.Warn("redrive: search", "err", err)
+		return nil, nil, false, errorf(http.StatusServiceUnavailable, codeUnavailable, "status database unavailable")
+	}
+	more := len(recs) > MaxRedriveMessages
+	return recs[:min(len(recs), MaxRedriveMessages)], results, more, nil
+}
+
+// screen keeps the records a redrive may move: failed, under the cap, with
+// a copy in the DLQ; the others get their result.
+func (s *Server) screen(ctx context.Context, recs []statusstore.Record, results *[]redriveResult) ([]statusstore.Record, *apiError) {
+	inDLQ, err := s.deadLettered(ctx)
+	if err != nil {
+		s.log.Warn("redrive: list the DLQ", "err", err)
+		return nil, errorf(http.StatusServiceUnavailable, codeUnavailable, "the dead-letter stream cannot be read")
+	}
+	var todo []statusstore.Record
+	for _, rec := range recs {
+		res := redriveResult{MessageID: rec.MessageID, Redrives: rec.Redrives}
+		switch {
+		case rec.Status != statusstore.Failed:
+			res.Outcome = outcomeNotFailed
+		case rec.Redrives >= s.cfg.MaxRedrives:
+			res.Outcome = outcomeCapped
+		case !inDLQ[rec.MessageID]:
+			res.Outcome = outcomeNotInDLQ
+		default:
+			todo = append(todo, rec)
+			continue
+		}
+		*results = append(*results, res)
+	}
+	return todo, nil
+}
+
+// deadLettered returns the message ids that have a copy in the DLQ.
+func (s *Server) deadLettered(ctx context.Context) (map[string]bool, error) {
+	admin, err := dlq.New(dlq.Config{JetStream: s.js, Topology: s.cfg.Topology})
+	if err != nil {
+		return nil, err
+	}
+	dls, err := admin.List(ctx, dlq.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(dls))
+	for _, dl := range dls {
+		if id, err := uuid.Parse(dl.MessageID); err == nil {
+			out[id.String()] = true
+		}
+	}
+	return out, nil
+}
+
+// redrive redrives the records' messages as `nomnom dlq redrive` does.
+func (s *Server) redrive(ctx context.Context, kv *statusstore.KV, recs []statusstore.Record) []redriveResult {
+	ids := make([]string, len(recs))
+	redrives := map[string]int{}
+	for i, rec := range recs {
+		ids[i], redrives[rec.MessageID] = rec.MessageID, rec.Redrives
+	}
+	cfg := dlq.Config{JetStream: s.js, Topology: s.cfg.Topology, KV: kv}
+	if s.cfg.StatusDatabase != nil {
+		cfg.Postgres = s.cfg.StatusDatabase
+	}
+	admin, err := dlq.New(cfg)
+	var out []dlq.Redriven
+	if err == nil {
+		out, err = admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids})
+	}
+	var results []redriveResult
+	done := map[string]bool{}
+	for _, r := range out {
+		id := strings.ToLower(r.MessageID)
+		res := redriveResult{MessageID: id, Outcome: string(r.Outcome), Redrives: redrives[id]}
+		if r.Outcome == dlq.OutcomeRedriven {
+			res.Redrives++
+		}
+		if r.Err != nil {
+			res.Error = r.Err.Error()
+		}
+		done[id] = true
+		results = append(results, res)
+	}
+	for _, id := range ids {
+		if !done[id] {
+			res := redriveResult{MessageID: id, Outcome: "skipped", Redrives: redrives[id], Error: "its DLQ copy was gone when the redrive reached it"}
+			if err != nil {
+				res.Error = err.Error()
+			}
+			results = append(results, res)
+		}
+	}
+	return results
+}
