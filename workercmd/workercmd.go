@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
@@ -24,6 +25,7 @@ import (
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
 	"github.com/nomnom-io/nomnom/migrations"
+	"github.com/nomnom-io/nomnom/wire"
 	"github.com/nomnom-io/nomnom/worker"
 )
 
@@ -46,6 +48,9 @@ type App struct {
 	// the generated package's name, so that the workers of two feeds never
 	// share one. Empty: worker.DefaultConsumer.
 	Consumer string
+	// Catalog describes the entity tables, published at start for the
+	// console (nil: none is published).
+	Catalog []wire.CatalogTable
 }
 
 const workerUsage = `usage: %[1]s [command] [flags]
@@ -240,6 +245,7 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := startWorker(ctx, w, nc, log); err != nil {
 		return err
 	}
+	publishCatalog(ctx, app, nc, s.nats.Topology, log)
 	var fatal error
 	select {
 	case <-ctx.Done():
@@ -253,6 +259,23 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 		log.Warn("hard stop: the batch in hand will be redelivered", "err", err)
 	}
 	return fatal
+}
+
+// publishCatalog publishes the app's catalog into the catalog bucket. The
+// console is its only reader, so a failure is logged, never fatal.
+func publishCatalog(ctx context.Context, app App, nc *nats.Conn, top wire.Topology, log *slog.Logger) {
+	if len(app.Catalog) == 0 {
+		return
+	}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = wire.PublishCatalog(pctx, js, top, wire.Catalog{Worker: app.Name, Tables: app.Catalog})
+		cancel()
+	}
+	if err != nil {
+		log.Warn("catalog not published; the console will not list the entity tables", "err", err)
+	}
 }
 
 // openPool opens the pool and waits, with back-off, until PostgreSQL answers:

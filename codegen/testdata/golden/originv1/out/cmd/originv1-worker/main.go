@@ -21,5 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Cart"},
 		Consumer:        "originv1",
+		Catalog:         migrations.Catalog,
 	}))
 }
