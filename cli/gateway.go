@@ -41,6 +41,7 @@ type gatewaySettings struct {
 	apiKeysFile     string
 	shutdownTimeout time.Duration
 	corsOrigins     string
+	entityTenants   string
 }
 
 func (s *gatewaySettings) define(f *envflag.Set) {
@@ -61,6 +62,7 @@ func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Secret(&s.apiKeys, "api-keys", "NOMNOM_API_KEYS", "", "API keys as tenant:key,tenant2:key2 (empty: no authentication)")
 	f.String(&s.apiKeysFile, "api-keys-file", "NOMNOM_API_KEYS_FILE", "", "file of API keys, one tenant:key a line, # comments")
 	f.String(&s.corsOrigins, "cors-origins", "NOMNOM_CORS_ORIGINS", "", "origins whose browser pages may call the gateway, comma-separated, or * (empty: CORS off)")
+	f.String(&s.entityTenants, "console-entity-tenants", "NOMNOM_CONSOLE_ENTITY_TENANTS", "", "tenants that may read entity tables in the console when API keys are on, comma-separated")
 	f.Duration(&s.shutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", 25*time.Second, "longest graceful stop before connections are closed")
 }
 
@@ -118,6 +120,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		BodyReadTimeout:      gs.bodyReadTimeout,
 		APIKeys:              keys,
 		CORSOrigins:          splitList(gs.corsOrigins),
+		EntityTenants:        splitList(gs.entityTenants),
 		Logger:               log,
 		Version:              Version,
 	}
@@ -128,7 +131,7 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		defer pool.Close()
 		db := statusstore.NewPostgres(pool)
-		cfg.StatusFallback, cfg.StatusDatabase, cfg.Database = db, db, pool
+		cfg.StatusFallback, cfg.StatusDatabase, cfg.Database, cfg.ConsoleDatabase = db, db, pool, pool
 	}
 	nc, err := ns.Connect("nomnom-gateway", log)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nomnom-io/nomnom/gateway/console"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
@@ -140,6 +141,12 @@ type Config struct {
 	// redrives and the database side of every redrive (optional; without it
 	// those endpoints answer 501).
 	StatusDatabase StatusDatabase
+	// ConsoleDatabase is where the web console counts messages and reads
+	// the entity tables its catalogs name (optional; *pgxpool.Pool).
+	ConsoleDatabase console.Querier
+	// EntityTenants are the tenants that may read entity tables in the
+	// console when API keys are on: the tables hold every tenant's rows.
+	EntityTenants []string
 	// Database is pinged by /health when set, to report the fallback's state.
 	Database Pinger
 

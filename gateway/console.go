@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/nomnom-io/nomnom/gateway/console"
 )
 
 // consoleRoutes adds the console and operations endpoints: search, message
@@ -15,4 +18,20 @@ func (s *Server) consoleRoutes(r *mux.Router, keys keyring) {
 	r.Handle("/ingest/dlq/redrive", m.instrument("redrive", keys.authenticate(s.serve(s.handleRedrive)))).Methods(http.MethodPost)
 	r.Handle("/openapi.json", m.instrument("openapi", http.HandlerFunc(handleOpenAPI))).Methods(http.MethodGet)
 	r.Handle("/ingest/events", m.instrument("events", keys.authenticate(s.serve(s.handleEvents)))).Methods(http.MethodGet)
+	r.PathPrefix("/ui").Handler(m.instrument("console", s.console.Handler()))
+}
+
+// newConsole returns the web console at /ui/, authenticated and
+// tenant-scoped with the API's keys.
+func (s *Server) newConsole() (*console.Console, error) {
+	keys := newKeyring(s.cfg.APIKeys)
+	return console.New(console.Config{
+		JetStream:     s.js,
+		Topology:      s.cfg.Topology,
+		Database:      s.cfg.ConsoleDatabase,
+		Authenticate:  keys.authenticate,
+		Tenant:        func(ctx context.Context) (string, bool) { return tenantOf(ctx), len(s.cfg.APIKeys) > 0 },
+		EntityTenants: s.cfg.EntityTenants,
+		Logger:        s.log,
+	})
 }

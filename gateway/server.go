@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/gateway/console"
 	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/startstop"
 	"github.com/nomnom-io/nomnom/statusstore"
@@ -41,7 +42,9 @@ type Server struct {
 	// router serves every route but the two ingest POSTs (see ingestFirst).
 	router *mux.Router
 	http   *http.Server
-	reader *statusstore.Reader
+	// console is the web console at /ui/.
+	console *console.Console
+	reader  *statusstore.Reader
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -105,6 +108,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		Timeout:  cfg.PublishTimeout,
 		Logger:   cfg.Logger,
 	})
+	if s.console, err = s.newConsole(); err != nil {
+		return nil, fmt.Errorf("gateway: console: %w", err)
+	}
 	s.handler = s.routes()
 	s.http = &http.Server{
 		Handler:           s.handler,
