@@ -169,7 +169,7 @@ func (c *Console) throughput(ctx context.Context, now time.Time, tenant *string)
 	return out, nil
 }
 
-// jetStream fills in the streams' sizes and the consumers' lag.
+// jetStream fills in the streams' sizes and the durable consumers' lag.
 func (c *Console) jetStream(ctx context.Context, ov *overview, problem func(string, error)) {
 	top := c.cfg.Topology
 	if st, err := c.streamState(ctx, top.Stream); err != nil {
@@ -191,6 +191,9 @@ func (c *Console) jetStream(ctx context.Context, ov *overview, problem func(stri
 	}
 	lister := stream.ListConsumers(ctx)
 	for info := range lister.Info() {
+		if info.Config.Durable == "" {
+			continue // an ordered consumer of a read, not a worker
+		}
 		ov.Consumers = append(ov.Consumers, consumer{
 			Name: info.Name, Pending: info.NumPending, AckPending: info.NumAckPending,
 			Redelivered: info.NumRedelivered, Waiting: info.NumWaiting,

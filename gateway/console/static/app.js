@@ -186,6 +186,10 @@ function filterFromURL(allowed) {
 
 function fillForm(f) {
   const form = $("#filters");
+  // Empty filters stay out of the URL.
+  form.addEventListener("submit", () => {
+    for (const e of form.elements) if (e.name && !e.value) e.disabled = true;
+  });
   for (const [k, v] of Object.entries(f)) if (form.elements[k]) form.elements[k].value = v;
 }
 
@@ -390,7 +394,7 @@ pages.entities = async function () {
     if (ans.problems.length) showError(ans.problems.join("; "));
     const want = decodeURIComponent(location.hash.slice(1));
     if (want && ans.tables.some((t) => t.table === want)) rows(want);
-    else if (ans.tables.length) rows(ans.tables[0].table);
+    else if (ans.tables.length) rows((ans.tables.find((t) => t.rows > 0) || ans.tables[0]).table);
   } catch (e) { fail(e); }
 };
 
