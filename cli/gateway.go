@@ -18,6 +18,7 @@ import (
 	"github.com/nomnom-io/nomnom/gateway"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
+	"github.com/nomnom-io/nomnom/internal/telemetry"
 	"github.com/nomnom-io/nomnom/statusstore"
 )
 
@@ -133,6 +134,12 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 		db := statusstore.NewPostgres(pool)
 		cfg.StatusFallback, cfg.StatusDatabase, cfg.Database, cfg.ConsoleDatabase = db, db, pool, pool
 	}
+	tp, stopTracing, err := telemetry.Setup(ctx, "nomnom-gateway")
+	if err != nil {
+		return err
+	}
+	defer flushTraces(stopTracing, log)
+	cfg.TracerProvider = tp
 	nc, err := ns.Connect("nomnom-gateway", log)
 	if err != nil {
 		return err
@@ -188,4 +195,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// flushTraces exports the spans still buffered, for up to five seconds.
+func flushTraces(stop func(context.Context) error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn("traces not flushed", "err", err)
+	}
 }

@@ -141,7 +141,7 @@ func (s *Server) publishAll(ctx context.Context, store *statusstore.KV, items []
 	pubs := make([]pending, len(items))
 	envs := make([]*wire.Envelope, len(items))
 	for i := range items {
-		pubs[i] = s.publishAsync(s.natsMsg(items[i].env))
+		pubs[i] = s.publishAsync(ctx, s.natsMsg(items[i].env))
 		envs[i] = items[i].env
 	}
 	createErrs := s.createAll(ctx, store, envs, now)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nomnom-io/nomnom/gateway/console"
 	"github.com/nomnom-io/nomnom/statusstore"
@@ -147,6 +148,10 @@ type Config struct {
 	// EntityTenants are the tenants that may read entity tables in the
 	// console when API keys are on: the tables hold every tenant's rows.
 	EntityTenants []string
+	// TracerProvider traces ingest requests and their publishes, carrying
+	// the trace to the workers in each message's traceparent header
+	// (optional: nil turns tracing off at no cost).
+	TracerProvider trace.TracerProvider
 	// Database is pinged by /health when set, to report the fallback's state.
 	Database Pinger
 

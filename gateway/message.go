@@ -95,7 +95,7 @@ func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestM
 	ctx = recordCtx(ctx)
 	now := time.Now()
 	env := meta.envelope(uuid.NewString(), body, now)
-	pub := s.publishAsync(s.natsMsg(env))
+	pub := s.publishAsync(ctx, s.natsMsg(env))
 	createErr := s.createAll(ctx, store, []*wire.Envelope{env}, now)[0]
 	_, pubErr := pub.wait()
 	if pubErr != nil {
@@ -134,7 +134,7 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 	defer cancel()
 	now := time.Now()
 	env := meta.envelope(id, body, now)
-	pub := s.publishAsync(s.natsMsg(env))
+	pub := s.publishAsync(ctx, s.natsMsg(env))
 	ack, err := pub.wait()
 	if err != nil {
 		s.publishFailed(pub.msg, err)

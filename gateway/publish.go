@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
@@ -37,16 +38,21 @@ type pending struct {
 	msg    *nats.Msg
 	future jetstream.PubAckFuture
 	err    error
+	span   trace.Span // the publish's span; nil when tracing is off
 }
 
 // publishAsync sends msg without waiting for its acknowledgement.
-func (s *Server) publishAsync(msg *nats.Msg) pending {
+func (s *Server) publishAsync(ctx context.Context, msg *nats.Msg) pending {
+	span := s.startPublish(ctx, msg)
 	f, err := s.js.PublishMsgAsync(msg)
-	return pending{msg: msg, future: f, err: err}
+	return pending{msg: msg, future: f, err: err, span: span}
 }
 
 // wait returns the acknowledgement of the publish, or why there is none.
-func (p pending) wait() (*jetstream.PubAck, error) {
+func (p pending) wait() (ack *jetstream.PubAck, err error) {
+	if p.span != nil {
+		defer func() { endSpan(p.span, err) }()
+	}
 	if p.err != nil {
 		return nil, p.err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nomnom-io/nomnom/gateway/console"
 	"github.com/nomnom-io/nomnom/internal/backoff"
@@ -45,6 +46,8 @@ type Server struct {
 	// console is the web console at /ui/.
 	console *console.Console
 	reader  *statusstore.Reader
+	// tracer is nil when tracing is off (no Config.TracerProvider).
+	tracer trace.Tracer
 
 	// store is the status bucket, nil until wire.Ensure has succeeded once.
 	store atomic.Pointer[statusstore.KV]
@@ -108,6 +111,9 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		Timeout:  cfg.PublishTimeout,
 		Logger:   cfg.Logger,
 	})
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	if s.console, err = s.newConsole(); err != nil {
 		return nil, fmt.Errorf("gateway: console: %w", err)
 	}
@@ -127,8 +133,8 @@ func (s *Server) routes() http.Handler {
 	s.router = r
 	m := s.metrics
 	keys := newKeyring(s.cfg.APIKeys)
-	message := m.instrument("message", keys.authenticate(s.serve(s.handleMessage)))
-	batch := m.instrument("batch", keys.authenticate(s.serve(s.handleBatch)))
+	message := m.instrument("message", keys.authenticate(s.traced("ingest", s.serve(s.handleMessage))))
+	batch := m.instrument("batch", keys.authenticate(s.traced("ingest", s.serve(s.handleBatch))))
 	r.NotFoundHandler = m.instrument("unmatched", http.HandlerFunc(notFound))
 	r.MethodNotAllowedHandler = m.instrument("unmatched", methodNotAllowed(r))
 	r.Handle("/ingest/message", message).Methods(http.MethodPost)

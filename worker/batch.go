@@ -40,6 +40,7 @@ type item struct {
 	final   *statusstore.Record // the record written to message_status, if any
 	kv      *statusstore.Change // the final step for the KV record, if any
 	adopt   *statusstore.Record // or the settled row KV should show
+	trace   *msgTrace           // its spans; nil when tracing is off
 }
 
 // hasStatus reports whether the message has a status record: its id is a
@@ -139,6 +140,7 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 	procs := make([]statusUpdate, 0, len(msgs))
 	for _, m := range msgs {
 		it := w.newItem(m)
+		it.trace = w.startTrace(it)
 		p.items = append(p.items, it)
 		if it.delivery > 1 {
 			w.metrics.redeliveries.Inc()
@@ -296,13 +298,15 @@ func (w *Worker) commit(ctx context.Context, items []*item) error {
 // claim is a transaction that has claimed the message_status rows of a set
 // of items, or why it could not.
 type claim struct {
-	tx   pgx.Tx
-	rows map[string]statusstore.Record
-	err  error
+	tx    pgx.Tx
+	rows  map[string]statusstore.Record
+	err   error
+	began time.Time
 }
 
 // openClaim begins the transaction of items and claims their rows.
 func (w *Worker) openClaim(ctx context.Context, items []*item) *claim {
+	began := time.Now()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		return &claim{err: fmt.Errorf("begin: %w", err)}
@@ -316,7 +320,7 @@ func (w *Worker) openClaim(ctx context.Context, items []*item) *claim {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return &claim{err: fmt.Errorf("claim status rows: %w", err)}
 	}
-	return &claim{tx: tx, rows: rows}
+	return &claim{tx: tx, rows: rows, began: began}
 }
 
 // commitClaimed finishes the transaction c opened for items.
@@ -366,6 +370,7 @@ func (w *Worker) commitClaimed(ctx context.Context, items []*item, c *claim) (er
 			w.metrics.latency.Observe(time.Since(it.base.ReceivedAt).Seconds())
 		}
 	}
+	w.traceWrite(items, c.began)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
@@ -119,6 +120,10 @@ type Config struct {
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string
+	// TracerProvider traces each message from the publish whose
+	// traceparent it carries to its commit and final status (optional: nil
+	// turns tracing off at no cost).
+	TracerProvider trace.TracerProvider
 	// Logger receives the worker's logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the worker's metrics and is what /metrics serves

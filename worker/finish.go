@@ -33,6 +33,7 @@ func (w *Worker) finish(ctx context.Context, items []*item, sb *statusBatch) {
 	for _, it := range items {
 		if it.outcome == outFailed && !stored[it] {
 			w.nak(it)
+			w.endTrace(it)
 			continue
 		}
 		settle := w.settler(it)
@@ -57,7 +58,11 @@ func (w *Worker) finish(ctx context.Context, items []*item, sb *statusBatch) {
 // the same, since its copy is already in the DLQ; readers reconcile a stale
 // KV record with message_status.
 func (w *Worker) settler(it *item) func(written bool) {
+	traced := w.traceStatus(it)
 	return func(written bool) {
+		if traced != nil {
+			defer traced(written)
+		}
 		if !written && (it.outcome == outCompleted || it.outcome == outDuplicate) {
 			w.nak(it)
 			return

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/startstop"
@@ -33,6 +34,7 @@ type Worker struct {
 	handler Handler
 	log     *slog.Logger
 	metrics *metrics
+	tracer  trace.Tracer // nil when tracing is off
 
 	js       jetstream.JetStream
 	consumer source
@@ -80,6 +82,9 @@ func New(cfg Config, nc *nats.Conn, pool *pgxpool.Pool, h Handler) (*Worker, err
 		hardStop: cancel,
 	}
 	w.health.progressed()
+	if cfg.TracerProvider != nil {
+		w.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	return w, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/nomnom-io/nomnom/internal/dlqcmd"
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
+	"github.com/nomnom-io/nomnom/internal/telemetry"
 	"github.com/nomnom-io/nomnom/migrations"
 	"github.com/nomnom-io/nomnom/wire"
 	"github.com/nomnom-io/nomnom/worker"
@@ -233,6 +234,12 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 		return err
 	}
 	go gate.watch(ctx)
+	tp, stopTracing, err := telemetry.Setup(ctx, app.Name)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(stopTracing, log)
+	cfg.TracerProvider = tp
 	nc, err := s.nats.Connect(app.Name, log)
 	if err != nil {
 		return err
@@ -419,4 +426,13 @@ func runMigrate(ctx context.Context, app App, args []string, stdout, stderr io.W
 		fmt.Fprintf(stdout, "%s migrations (%s): at version %d%s\n", set.name, set.table, version, state)
 	}
 	return nil
+}
+
+// flushTraces exports the spans still buffered, for up to five seconds.
+func flushTraces(stop func(context.Context) error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn("traces not flushed", "err", err)
+	}
 }
