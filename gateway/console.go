@@ -18,7 +18,12 @@ func (s *Server) consoleRoutes(r *mux.Router, keys keyring) {
 	r.Handle("/ingest/dlq/redrive", m.instrument("redrive", keys.authenticate(s.serve(s.handleRedrive)))).Methods(http.MethodPost)
 	r.Handle("/openapi.json", m.instrument("openapi", http.HandlerFunc(handleOpenAPI))).Methods(http.MethodGet)
 	r.Handle("/ingest/events", m.instrument("events", keys.authenticate(s.serve(s.handleEvents)))).Methods(http.MethodGet)
-	r.PathPrefix("/ui").Handler(m.instrument("console", s.console.Handler()))
+	ui := m.instrument("console", s.console.Handler())
+	for _, path := range []string{"/ui/api/overview", "/ui/api/entities", "/ui/api/entities/{table}"} {
+		r.Handle(path, ui).Methods(http.MethodGet) // the console's JSON, in openapi.json
+	}
+	r.PathPrefix("/ui").Handler(ui) // its pages and static files
+
 }
 
 // newConsole returns the web console at /ui/, authenticated and
