@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -164,6 +166,36 @@ func TestExampleData(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
 	exampleData(t, "example data", s.client, s.dbURL)
+	consoleEntities(t, s.client)
+}
+
+// consoleEntities checks that the worker binary published its catalog and
+// that the gateway's console counts the rows of its tables.
+func consoleEntities(t *testing.T, c *client) {
+	t.Helper()
+	var ans struct {
+		Tables []struct {
+			Table  string `json:"table"`
+			Worker string `json:"worker"`
+			Rows   *int   `json:"rows"`
+		} `json:"tables"`
+	}
+	res, err := c.do(http.MethodGet, "/ui/api/entities", "", nil)
+	if err != nil || res.code != http.StatusOK {
+		t.Fatalf("GET /ui/api/entities: %v %v", res, err)
+	}
+	if err := json.Unmarshal(res.body, &ans); err != nil {
+		t.Fatalf("GET /ui/api/entities: %v", err)
+	}
+	rows := map[string]int{}
+	for _, tb := range ans.Tables {
+		if tb.Rows != nil && tb.Worker == "tpch-worker" {
+			rows[tb.Table] = *tb.Rows
+		}
+	}
+	if rows["orders"] == 0 || rows["order_line_items"] == 0 {
+		t.Errorf("the console's entity tables %s, want tpch-worker's orders and line items with rows", res.body)
+	}
 }
 
 // exampleData is TestExampleData against any deployment.
