@@ -18,6 +18,11 @@
 // /ready, /readyz and /livez answer their probes. CORS is off unless origins
 // are configured.
 //
+// The web console (package gateway/console) is mounted at /ui/ with the same
+// keys and tenants. With a TracerProvider, an ingest request is traced and
+// its publish carries the trace to the worker in a traceparent header;
+// without one nothing is traced and the hot path is unchanged.
+//
 // Never 202 for a message JetStream did not acknowledge: every accepted
 // message has a PubAck, and a failed publish answers 503 with Retry-After so
 // the client retries.
