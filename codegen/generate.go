@@ -80,6 +80,7 @@ func Generate(m *Model, opts Options) (map[string][]byte, error) {
 		path.Join(pkg, "models.go"):                           "models.go.tmpl",
 		path.Join(pkg, "decode.go"):                           "decode.go.tmpl",
 		path.Join(pkg, "persist.go"):                          "persist.go.tmpl",
+		path.Join(pkg, "catalog.go"):                          "catalog.go.tmpl",
 		path.Join(pkg, "handler.go"):                          "handler.go.tmpl",
 		path.Join("cmd", opts.Name+"-worker", "main.go"):      "main.go.tmpl",
 		path.Join("cmd", opts.Name+"-worker", "Dockerfile"):   "Dockerfile.tmpl",

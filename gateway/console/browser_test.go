@@ -116,7 +116,7 @@ func startStack(t *testing.T) *stack {
 		defer cancel()
 		_ = w.Stop(sctx)
 	})
-	if err := wire.PublishCatalog(ctx, js, top, wire.Catalog{Worker: "tpch-worker", Tables: tpchmigrations.Catalog}); err != nil {
+	if err := wire.PublishCatalog(ctx, js, top, wire.Catalog{Worker: "tpch-worker", Tables: tpch.Catalog}); err != nil {
 		t.Fatal(err)
 	}
 	return st

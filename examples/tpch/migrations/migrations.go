@@ -4,11 +4,7 @@
 // tables.
 package migrations
 
-import (
-	"embed"
-
-	"github.com/nomnom-io/nomnom/wire"
-)
+import "embed"
 
 // Files are the migration files, embedded so that the worker binary
 // migrates its database without a checkout.
@@ -19,33 +15,3 @@ var Files embed.FS
 // Table is the version table of these migrations, apart from the
 // platform's, so both sets share one database.
 const Table = "tpch_schema_migrations"
-
-// Catalog describes the tables these migrations create, parents first. The
-// worker publishes it at start, so the console shows the tables without
-// linking entity code.
-var Catalog = []wire.CatalogTable{
-	{
-		Entity: "Customer",
-		Table:  "customers",
-		Keys:   []string{"cust_key"},
-		Fields: []string{"cust_key", "name", "address", "nation_key", "phone", "acct_bal", "market_segment", "comment"},
-	},
-	{
-		Entity: "Order",
-		Table:  "orders",
-		Keys:   []string{"order_key"},
-		Fields: []string{"order_key", "customer_key", "status", "total_price", "order_date", "priority", "clerk", "ship_priority", "comment", "channel"},
-	},
-	{
-		Entity: "Product",
-		Table:  "products",
-		Keys:   []string{"part_key"},
-		Fields: []string{"part_key", "name", "manufacturer", "brand", "type", "size", "container", "retail_price", "comment"},
-	},
-	{
-		Entity: "OrderLineItem",
-		Table:  "order_line_items",
-		Keys:   []string{"order_key", "line_number"},
-		Fields: []string{"order_key", "line_number", "part_key", "quantity", "extended_price", "discount", "tax", "return_flag", "line_status", "ship_date", "commit_date", "receipt_date", "ship_mode", "comment"},
-	},
-}

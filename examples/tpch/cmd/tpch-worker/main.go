@@ -21,6 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Customer", "Order", "Product"},
 		Consumer:        "tpch",
-		Catalog:         migrations.Catalog,
+		Catalog:         tpch.Catalog,
 	}))
 }

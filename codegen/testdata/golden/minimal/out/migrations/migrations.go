@@ -4,11 +4,7 @@
 // tables.
 package migrations
 
-import (
-	"embed"
-
-	"github.com/nomnom-io/nomnom/wire"
-)
+import "embed"
 
 // Files are the migration files, embedded so that the worker binary
 // migrates its database without a checkout.
@@ -19,15 +15,3 @@ var Files embed.FS
 // Table is the version table of these migrations, apart from the
 // platform's, so both sets share one database.
 const Table = "minimal_schema_migrations"
-
-// Catalog describes the tables these migrations create, parents first. The
-// worker publishes it at start, so the console shows the tables without
-// linking entity code.
-var Catalog = []wire.CatalogTable{
-	{
-		Entity: "Event",
-		Table:  "event",
-		Keys:   []string{"id"},
-		Fields: []string{"id", "at", "kind", "score", "flagged", "payload", "counts"},
-	},
-}

@@ -4,11 +4,7 @@
 // tables.
 package migrations
 
-import (
-	"embed"
-
-	"github.com/nomnom-io/nomnom/wire"
-)
+import "embed"
 
 // Files are the migration files, embedded so that the worker binary
 // migrates its database without a checkout.
@@ -19,39 +15,3 @@ var Files embed.FS
 // Table is the version table of these migrations, apart from the
 // platform's, so both sets share one database.
 const Table = "nested_schema_migrations"
-
-// Catalog describes the tables these migrations create, parents first. The
-// worker publishes it at start, so the console shows the tables without
-// linking entity code.
-var Catalog = []wire.CatalogTable{
-	{
-		Entity: "Shipment",
-		Table:  "shipments",
-		Keys:   []string{"shipment_id"},
-		Fields: []string{"shipment_id", "carrier", "label", "sent_at"},
-	},
-	{
-		Entity: "ShipmentAddress",
-		Table:  "shipment_addresses",
-		Keys:   []string{"shipment_id"},
-		Fields: []string{"shipment_id", "street", "city", "country"},
-	},
-	{
-		Entity: "Package",
-		Table:  "packages",
-		Keys:   []string{"shipment_id", "package_no"},
-		Fields: []string{"shipment_id", "package_no", "weight_kg"},
-	},
-	{
-		Entity: "ShipmentTag",
-		Table:  "shipment_tags",
-		Keys:   []string{"shipment_id", "tag"},
-		Fields: []string{"shipment_id", "tag", "origin"},
-	},
-	{
-		Entity: "PackageItem",
-		Table:  "package_items",
-		Keys:   []string{"shipment_id", "package_no", "sku"},
-		Fields: []string{"shipment_id", "package_no", "sku", "qty"},
-	},
-}

@@ -4,11 +4,7 @@
 // tables.
 package migrations
 
-import (
-	"embed"
-
-	"github.com/nomnom-io/nomnom/wire"
-)
+import "embed"
 
 // Files are the migration files, embedded so that the worker binary
 // migrates its database without a checkout.
@@ -19,27 +15,3 @@ var Files embed.FS
 // Table is the version table of these migrations, apart from the
 // platform's, so both sets share one database.
 const Table = "originv1_schema_migrations"
-
-// Catalog describes the tables these migrations create, parents first. The
-// worker publishes it at start, so the console shows the tables without
-// linking entity code.
-var Catalog = []wire.CatalogTable{
-	{
-		Entity: "Cart",
-		Table:  "carts",
-		Keys:   []string{"cart_id"},
-		Fields: []string{"cart_id", "store_code", "customer_name", "created_at", "tags", "channel"},
-	},
-	{
-		Entity: "CartLine",
-		Table:  "cart_lines",
-		Keys:   []string{"cart_id", "line_no"},
-		Fields: []string{"cart_id", "line_no", "sku", "unit_price", "label"},
-	},
-	{
-		Entity: "LinePromotion",
-		Table:  "line_promotions",
-		Keys:   []string{"cart_id", "line_no"},
-		Fields: []string{"cart_id", "line_no", "promo_code", "store_code"},
-	},
-}

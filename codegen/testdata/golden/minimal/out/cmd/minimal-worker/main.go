@@ -21,6 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Event"},
 		Consumer:        "minimal",
-		Catalog:         migrations.Catalog,
+		Catalog:         minimal.Catalog,
 	}))
 }

@@ -21,6 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Shipment"},
 		Consumer:        "nested",
-		Catalog:         migrations.Catalog,
+		Catalog:         nested.Catalog,
 	}))
 }

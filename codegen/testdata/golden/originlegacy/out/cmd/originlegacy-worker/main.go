@@ -21,6 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Customer", "Order", "Product"},
 		Consumer:        "originlegacy",
-		Catalog:         migrations.Catalog,
+		Catalog:         originlegacy.Catalog,
 	}))
 }

@@ -21,6 +21,6 @@ func main() {
 		MigrationsTable: migrations.Table,
 		Entities:        []string{"Cart"},
 		Consumer:        "originv1",
-		Catalog:         migrations.Catalog,
+		Catalog:         originv1.Catalog,
 	}))
 }
