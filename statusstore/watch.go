@@ -71,11 +71,24 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 func (w *Watcher) watch(ctx context.Context) error {
-	opts := []jetstream.WatchOpt{jetstream.UpdatesOnly()}
-	if last := w.Last(); last > 0 {
-		opts = []jetstream.WatchOpt{jetstream.IncludeHistory(), jetstream.ResumeFromRevision(last + 1)}
+	last := w.Last()
+	if last == 0 {
+		// The first watch starts after the bucket's last revision, named
+		// explicitly rather than "updates only": the server then delivers
+		// every later write whenever its consumer is created, so nothing
+		// written after Live is closed can be missed.
+		st, err := w.kv.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("statusstore: watch bucket: %w", err)
+		}
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			last = bs.StreamInfo().State.LastSeq
+			w.mu.Lock()
+			w.last = max(w.last, last)
+			w.mu.Unlock()
+		}
 	}
-	kw, err := w.kv.WatchAll(ctx, opts...)
+	kw, err := w.kv.WatchAll(ctx, jetstream.IncludeHistory(), jetstream.ResumeFromRevision(last+1))
 	if err != nil {
 		return fmt.Errorf("statusstore: watch bucket: %w", err)
 	}
