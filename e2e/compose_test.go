@@ -544,7 +544,7 @@ func TestComposeStack(t *testing.T) {
 		settle(t, "compose nats restarted", c, s.dbURL, ids, orders)
 		waitFor(t, "gateway health after the restart", time.Minute, func() bool {
 			a, h, err := c.health()
-			return err == nil && a.code == 200 && h["status"] == "ok"
+			return err == nil && a.code == 200 && h["status"] == "healthy"
 		})
 	})
 }
