@@ -55,7 +55,9 @@
 // worker holds the batch in hand, kept in progress so no delivery is spent,
 // and settles it again with back-off until the environment is fixed,
 // saying what is wrong in its log, on /readyz and in nomnom_worker_paused;
-// it fetches nothing meanwhile. Transient errors (serialization failure,
+// it fetches nothing meanwhile. Hold keeps a worker from fetching for a
+// cause outside the messages (its database schema behind its binary) until
+// Release, with its reason on /readyz. Transient errors (serialization failure,
 // deadlock, lock and statement timeouts, timeouts) retry the batch's
 // messages with their back-off and count as attempts. Only the message's
 // own data errors are permanent. The sessions run with lock_timeout,

@@ -20,6 +20,7 @@ var pausePolicy = backoff.Policy{Initial: 250 * time.Millisecond, Max: 10 * time
 // why the worker is paused, and when it last made progress.
 type healthState struct {
 	problem  atomic.Pointer[string] // set while paused on a broken environment
+	held     atomic.Pointer[string] // set while held by Hold: fetch nothing
 	progress atomic.Int64           // unix nanoseconds of the last progress
 	inHand   atomic.Int64           // batches fetched and not yet settled
 }
@@ -69,20 +70,47 @@ func (w *Worker) pause(err error, try int) bool {
 // resume clears a pause once a batch settles.
 func (w *Worker) resume() {
 	if w.health.problem.Swap(nil) != nil {
-		w.metrics.paused.Set(0)
+		if w.health.held.Load() == nil {
+			w.metrics.paused.Set(0)
+		}
 		w.log.Info("resumed: the environment is usable again")
+	}
+}
+
+// heldBy returns the reason the worker is held by Hold, or "".
+func (h *healthState) heldBy() string {
+	if r := h.held.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
+// Hold stops the worker fetching batches until Release, for a cause that
+// is not the messages' (the database schema behind the binary, say): a
+// batch already fetched still settles, /readyz and /healthz answer 503
+// with reason, and nomnom_worker_paused is 1. Calling it again replaces
+// the reason. The caller logs the cause.
+func (w *Worker) Hold(reason string) {
+	w.health.held.Store(&reason)
+	w.metrics.paused.Set(1)
+}
+
+// Release lets a worker held by Hold fetch again.
+func (w *Worker) Release() {
+	if w.health.held.Swap(nil) != nil && w.health.problem.Load() == nil {
+		w.metrics.paused.Set(0)
 	}
 }
 
 // Live reports whether the process should be restarted: its NATS connection
 // is closed for good, or it has made no progress for StallTimeout with no
-// known cause (a worker paused on its environment, or waiting for NATS to
-// come back, retries by itself). nil means alive.
+// known cause (a worker paused on its environment or held by Hold, or
+// waiting for NATS to come back, retries by itself). nil means alive.
 func (w *Worker) Live() error {
 	if w.nc.IsClosed() {
 		return errors.New("nats: connection closed for good")
 	}
-	known := w.health.pausedBy() != "" || w.nc.Status() != nats.CONNECTED
+	known := w.health.pausedBy() != "" || w.health.heldBy() != "" || w.nc.Status() != nats.CONNECTED
 	if d := w.health.sinceProgress(); d > w.cfg.StallTimeout && !known {
 		return fmt.Errorf("stalled: no progress for %s while work is pending", d.Round(time.Second))
 	}

@@ -101,7 +101,7 @@ func (w *Worker) pollLag() {
 
 // Health reports why the worker cannot work right now: NATS disconnected,
 // PostgreSQL unreachable, paused on a broken environment (what is wrong),
-// or stalled (see Live). nil means healthy.
+// held by Hold (its reason), or stalled (see Live). nil means healthy.
 func (w *Worker) Health(ctx context.Context) error {
 	if err := w.Live(); err != nil {
 		return err
@@ -111,6 +111,9 @@ func (w *Worker) Health(ctx context.Context) error {
 	}
 	if problem := w.health.pausedBy(); problem != "" {
 		return fmt.Errorf("paused: %s", problem)
+	}
+	if reason := w.health.heldBy(); reason != "" {
+		return fmt.Errorf("held: %s", reason)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

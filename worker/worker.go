@@ -236,6 +236,9 @@ func (w *Worker) loop() {
 	writers.Wait()
 }
 
+// heldPoll is how often a worker held by Hold looks whether it is released.
+const heldPoll = 250 * time.Millisecond
+
 // fetchLoop fetches batches into out until Stop, then closes it. Every
 // fetched batch is handed over, so none is left unsettled.
 func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
@@ -243,6 +246,10 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 	stopping := w.life.Context()
 	retry := backoff.New(fetchRetry)
 	for stopping.Err() == nil {
+		if w.health.heldBy() != "" {
+			_ = backoff.Sleep(stopping, heldPoll)
+			continue
+		}
 		msgs, err := w.fetch()
 		if err != nil {
 			if fails := retry.Retries() + 1; fails == 1 || fails%100 == 0 {

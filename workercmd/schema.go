@@ -24,7 +24,7 @@ import (
 )
 
 // schemaPoll is how often a worker whose database lacks migrations looks
-// again, and how often a running worker checks that it still has them.
+// again before it starts.
 var schemaPoll = 5 * time.Second
 
 // migrationSet is one set of migrations a worker needs applied.
@@ -174,23 +174,57 @@ func (g *schemaGate) wait(ctx context.Context) error {
 	}
 }
 
-// watch checks the schema while the worker runs (a database restored from
-// an older backup, reconnected to another server): it logs and counts the
-// missing migrations, which the worker also meets as transient errors.
-func (g *schemaGate) watch(ctx context.Context) {
+// schemaRecheck is how often a running worker checks that its database
+// still has every migration of its binary.
+var schemaRecheck = 30 * time.Second
+
+// holder is the worker as watch holds and releases it (worker.Worker).
+type holder interface {
+	Hold(reason string)
+	Release()
+}
+
+// watch checks the schema while the worker runs (a `migrate down`, a
+// database restored from an older backup, a reconnect to another server).
+// Behind, it holds the worker: it fetches nothing, /readyz and /healthz
+// name the missing migrations and nomnom_worker_missing_migrations counts
+// them, until they are applied again and it resumes by itself. Ahead, it
+// says so loudly and holds the worker too, rather than exit mid-batch.
+func (g *schemaGate) watch(ctx context.Context, w holder) {
 	sets := g.app.migrationSets()
+	held := ""
 	for {
-		if backoff.Sleep(ctx, 6*schemaPoll) != nil {
+		if backoff.Sleep(ctx, schemaRecheck) != nil {
 			return
 		}
 		missing, err := missingMigrations(ctx, g.databaseURL, sets)
 		switch {
-		case err != nil && errors.Is(err, errSchemaAhead):
-			g.log.Error("database schema now newer than this worker", "err", err)
-		case err == nil:
+		case errors.Is(err, errSchemaAhead):
+			reason := fmt.Sprintf("schema: %v; consuming nothing", err)
+			if reason != held {
+				g.log.Error("database schema now newer than this worker; consuming nothing", "err", err)
+			}
+			held = reason
+			w.Hold(reason)
+		case err != nil:
+			// Unreachable or unreadable: the worker pauses on its batches'
+			// environment errors by itself.
+			g.log.Warn("cannot read the schema version", "err", envflag.RedactDatabaseError(err, g.databaseURL))
+		case len(missing) > 0:
 			g.missing.Set(float64(len(missing)))
-			if len(missing) > 0 {
-				g.log.Error("database schema now behind this worker", "missing", missing, "fix", g.app.Name+" migrate up")
+			reason := fmt.Sprintf("schema: waiting for migrations %s: run %q migrate up; consuming nothing until then",
+				strings.Join(missing, ", "), g.app.Name)
+			if reason != held {
+				g.log.Error("database schema now behind this worker; consuming nothing", "missing", missing, "fix", g.app.Name+" migrate up")
+			}
+			held = reason
+			w.Hold(reason)
+		default:
+			g.missing.Set(0)
+			if held != "" {
+				g.log.Info("database schema complete again; consuming")
+				held = ""
+				w.Release()
 			}
 		}
 	}

@@ -120,6 +120,96 @@ func TestWorkerWaitsForItsMigrations(t *testing.T) {
 	}
 }
 
+// TestWorkerHoldsWhenItsSchemaGoesBehind runs a migrated worker and
+// reverts its entity migration under it: it stops consuming, /readyz names
+// the missing migration and the metric counts it, a message published then
+// stays accepted; once `migrate up` runs again, it resumes and the message
+// completes. Not parallel: it shortens the re-check interval.
+func TestWorkerHoldsWhenItsSchemaGoesBehind(t *testing.T) {
+	defer func(d time.Duration) { schemaRecheck = d }(schemaRecheck)
+	schemaRecheck = 200 * time.Millisecond
+	srv := testsvc.NATS(t)
+	top := testsvc.Topology(t)
+	db := testsvc.Postgres(t)
+	app := testApp()
+	addr := freeAddr(t)
+	nc := testsvc.Connect(t, srv)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := wire.Ensure(context.Background(), js, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := statusstore.NewKV(kv)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	var logs syncBuffer
+	go func() {
+		exited <- run(ctx, app, []string{"run", "--migrate", "--metrics-addr", addr, "--database-url", db, "--nats-url", srv.ClientURL(),
+			"--stream", top.Stream, "--subject-prefix", top.SubjectPrefix, "--status-bucket", top.StatusBucket, "--batch-wait", "10ms"}, &logs, &logs)
+	}()
+	first := publishNote(t, js, store, top)
+	eventually(t, "the first message completed", func() bool {
+		r, err := store.Get(context.Background(), first)
+		return err == nil && r.Status == statusstore.Completed
+	})
+	eventually(t, "/readyz ok while migrated", func() bool {
+		code, _ := get("http://" + addr + "/readyz")
+		return code == http.StatusOK
+	})
+
+	var out bytes.Buffer
+	if code := run(context.Background(), app, []string{"migrate", "--database-url", db, "down", "1"}, &out, &out); code != 0 {
+		t.Fatalf("migrate down 1: %s", out.String())
+	}
+	eventually(t, "/readyz naming the reverted migration", func() bool {
+		code, body := get("http://" + addr + "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "1_notes.up.sql") && strings.Contains(body, "migrate up")
+	})
+	if _, body := get("http://" + addr + "/metrics"); !strings.Contains(body, "nomnom_worker_missing_migrations 1") ||
+		!strings.Contains(body, "nomnom_worker_paused 1") {
+		t.Errorf("metrics while behind:\n%s", body)
+	}
+	if !strings.Contains(logs.String(), "database schema now behind this worker; consuming nothing") {
+		t.Errorf("log does not say the worker holds:\n%s", logs.String())
+	}
+
+	id := publishNote(t, js, store, top)
+	// A worker that fetched it would mark it processing and pause on the
+	// missing table; held, it leaves it accepted and in the stream.
+	time.Sleep(2 * time.Second)
+	if r, err := store.Get(context.Background(), id); err != nil || r.Status != statusstore.Accepted {
+		t.Fatalf("message while the schema is behind: %+v, %v", r, err)
+	}
+	if code, body := get("http://" + addr + "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "1_notes.up.sql") {
+		t.Errorf("/readyz while behind: %d %s", code, body)
+	}
+
+	out.Reset()
+	if code := run(context.Background(), app, []string{"migrate", "--database-url", db, "up"}, &out, &out); code != 0 {
+		t.Fatalf("migrate up: %s", out.String())
+	}
+	eventually(t, "the held message completed", func() bool {
+		r, err := store.Get(context.Background(), id)
+		return err == nil && r.Status == statusstore.Completed
+	})
+	eventually(t, "/readyz ok once migrated again", func() bool {
+		code, _ := get("http://" + addr + "/readyz")
+		return code == http.StatusOK
+	})
+	if _, body := get("http://" + addr + "/metrics"); !strings.Contains(body, "nomnom_worker_missing_migrations 0") ||
+		!strings.Contains(body, "nomnom_worker_paused 0") {
+		t.Errorf("metrics once migrated again:\n%s", body)
+	}
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("run exited %d:\n%s", code, logs.String())
+	}
+}
+
 // TestWorkerMigrateFlag starts a worker with --migrate on an empty
 // database: it applies the migrations and consumes.
 func TestWorkerMigrateFlag(t *testing.T) {

@@ -233,7 +233,6 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := gate.wait(ctx); err != nil {
 		return err
 	}
-	go gate.watch(ctx)
 	tp, stopTracing, err := telemetry.Setup(ctx, app.Name)
 	if err != nil {
 		return err
@@ -252,6 +251,12 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	if err := startWorker(ctx, w, nc, log); err != nil {
 		return err
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		gate.watch(watchCtx, w)
+	}()
 	publishCatalog(ctx, app, nc, s.nats.Topology, log)
 	var fatal error
 	select {
@@ -259,6 +264,8 @@ func runWorker(ctx context.Context, app App, args []string, stderr io.Writer) er
 	case <-natsconn.ClosedForGood(nc):
 		fatal = natsconn.ClosedError(nc, log)
 	}
+	stopWatch()
+	<-watched
 	log.Info("stopping: finishing the batch in hand", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
