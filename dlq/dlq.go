@@ -187,7 +187,21 @@ const (
 	OutcomeStale Outcome = "stale"
 	// OutcomeSkipped: left in the DLQ; Redriven.Err says why.
 	OutcomeSkipped Outcome = "skipped"
+	// OutcomeCapped: left in the DLQ and failed, because its status record
+	// counts RedriveOptions.MaxRedrives redrives already (the loop guard);
+	// Redriven.Err names the count and the limit.
+	OutcomeCapped Outcome = "capped"
 )
+
+// DefaultMaxRedrives is the loop guard's default: the redrives of one
+// message that `dlq redrive` and POST /ingest/dlq/redrive allow.
+const DefaultMaxRedrives = 5
+
+// Capped reports whether a message redriven this many times already may not
+// be redriven again under the limit maxRedrives (0: no limit).
+func Capped(redrives, maxRedrives int) bool {
+	return maxRedrives > 0 && redrives >= maxRedrives
+}
 
 // Redriven is what Redrive did with one dead-lettered message.
 type Redriven struct {
@@ -202,6 +216,10 @@ type RedriveOptions struct {
 	IDs []string
 	// All redrives every dead-lettered message; IDs are then ignored.
 	All bool
+	// MaxRedrives is the loop guard: a message whose failed status record
+	// counts this many redrives already is left in the DLQ with
+	// OutcomeCapped. 0: no limit; less than 0 is refused.
+	MaxRedrives int
 }
 
 // errUnchanged tells a store's Update that the record stays as it is.
@@ -214,7 +232,9 @@ var errUnchanged = errors.New("unchanged")
 // for JetStream to store it, then deletes the copy. Interrupted, it can run
 // again: the steps already done are recognised, and the republish carries a
 // Nats-Msg-Id ("<message_id>:r<retry_count>") that de-duplicates it. A
-// message_id not in the DLQ has no entry in the result.
+// message whose failed KV record counts opts.MaxRedrives redrives already is
+// left alone with OutcomeCapped. A message_id not in the DLQ has no entry in
+// the result.
 func (a *Admin) Redrive(ctx context.Context, opts RedriveOptions) ([]Redriven, error) {
 	js, top, ids, all := a.js, a.top, opts.IDs, opts.All
 	stores := stores{kv: a.kv, pg: a.pg}
@@ -223,6 +243,9 @@ func (a *Admin) Redrive(ctx context.Context, opts RedriveOptions) ([]Redriven, e
 	}
 	if !all && len(ids) == 0 {
 		return nil, errors.New("redrive: name message ids or ask for all")
+	}
+	if opts.MaxRedrives < 0 {
+		return nil, fmt.Errorf("redrive: max redrives %d is negative (0: no limit)", opts.MaxRedrives)
 	}
 	want := map[string]bool{}
 	for _, id := range ids {
@@ -242,7 +265,7 @@ func (a *Admin) Redrive(ctx context.Context, opts RedriveOptions) ([]Redriven, e
 			return true, nil
 		}
 		r := Redriven{DeadLetter: dl}
-		r.Outcome, r.Err = redriveOne(ctx, js, stream, top, stores, dl)
+		r.Outcome, r.Err = redriveOne(ctx, js, stream, top, stores, dl, opts.MaxRedrives)
 		out = append(out, r)
 		return ctx.Err() == nil, nil
 	})
@@ -254,7 +277,7 @@ type stores struct {
 	kv, pg statusstore.Store
 }
 
-func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores stores, dl DeadLetter) (Outcome, error) {
+func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, top wire.Topology, stores stores, dl DeadLetter, maxRedrives int) (Outcome, error) {
 	if dl.Truncated > 0 {
 		return OutcomeSkipped, fmt.Errorf("cannot be redriven: the copy holds %d of the payload's %d bytes", len(dl.Data), dl.Truncated)
 	}
@@ -263,6 +286,18 @@ func redriveOne(ctx context.Context, js jetstream.JetStream, stream jetstream.St
 		return OutcomeSkipped, fmt.Errorf("cannot be redriven: %w", err)
 	}
 	env.MessageID = uuid.MustParse(env.MessageID).String()
+	if maxRedrives > 0 {
+		// Only a failed record is capped: one that is not failed was moved
+		// back by an interrupted redrive, which this run completes.
+		cur, err := stores.kv.Get(ctx, env.MessageID)
+		switch {
+		case errors.Is(err, statusstore.ErrNotFound):
+		case err != nil:
+			return OutcomeSkipped, fmt.Errorf("status record: %w", err)
+		case cur.Status == statusstore.Failed && Capped(cur.Redrives, maxRedrives):
+			return OutcomeCapped, fmt.Errorf("redriven %d time(s) already, the limit is %d (max redrives)", cur.Redrives, maxRedrives)
+		}
+	}
 	retryCount := max(dl.Attempts, env.RetryCount)
 	now := time.Now()
 	// PostgreSQL first: it is authoritative on whether the message completed.

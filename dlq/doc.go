@@ -11,6 +11,11 @@
 // run again, and the republish carries a Nats-Msg-Id
 // ("<message_id>:r<retry_count>") that de-duplicates it.
 //
+// The loop guard (RedriveOptions.MaxRedrives, DefaultMaxRedrives) is one
+// rule for every caller: a message whose failed status record counts that
+// many redrives already stays failed, its copy stays in the DLQ, and its
+// outcome is OutcomeCapped.
+//
 // This package never reads the environment, never writes entity rows and
 // never moves a completed record: a copy whose message completed since is
 // only removed.

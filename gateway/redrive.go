@@ -24,18 +24,19 @@ const (
 	// its filter selects; a filter that selects more answers "more": true,
 	// and the client repeats the request.
 	MaxRedriveMessages = 1000
-	// DefaultMaxRedrives is the default Config.MaxRedrives.
-	DefaultMaxRedrives = 5
+	// DefaultMaxRedrives is the default Config.MaxRedrives, the same as
+	// `dlq redrive`'s.
+	DefaultMaxRedrives = dlq.DefaultMaxRedrives
 )
 
 // Outcomes of one message of an HTTP redrive, beside those of the
 // dead-letter package ("redriven", "stale", "skipped").
 const (
-	outcomeWouldRedrive = "would_redrive" // dry run: it would be redriven
-	outcomeNotFound     = "not_found"     // no such message of the caller's
-	outcomeNotFailed    = "not_failed"    // its record is not failed
-	outcomeNotInDLQ     = "not_in_dlq"    // failed, but the DLQ has no copy
-	outcomeCapped       = "capped"        // redriven Config.MaxRedrives times already
+	outcomeWouldRedrive = "would_redrive"           // dry run: it would be redriven
+	outcomeNotFound     = "not_found"               // no such message of the caller's
+	outcomeNotFailed    = "not_failed"              // its record is not failed
+	outcomeNotInDLQ     = "not_in_dlq"              // failed, but the DLQ has no copy
+	outcomeCapped       = string(dlq.OutcomeCapped) // redriven Config.MaxRedrives times already
 )
 
 // redriveRequest is the body of POST /ingest/dlq/redrive.
@@ -197,7 +198,7 @@ func (s *Server) screen(ctx context.Context, recs []statusstore.Record, results 
 		switch {
 		case rec.Status != statusstore.Failed:
 			res.Outcome = outcomeNotFailed
-		case rec.Redrives >= s.cfg.MaxRedrives:
+		case dlq.Capped(rec.Redrives, s.cfg.MaxRedrives):
 			res.Outcome = outcomeCapped
 		case !inDLQ[rec.MessageID]:
 			res.Outcome = outcomeNotInDLQ
@@ -243,7 +244,7 @@ func (s *Server) redrive(ctx context.Context, kv *statusstore.KV, recs []statuss
 	admin, err := dlq.New(cfg)
 	var out []dlq.Redriven
 	if err == nil {
-		out, err = admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids})
+		out, err = admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids, MaxRedrives: s.cfg.MaxRedrives})
 	}
 	var results []redriveResult
 	done := map[string]bool{}

@@ -24,11 +24,12 @@ import (
 )
 
 const dlqUsage = `usage: %[1]s dlq list [--limit N] [--json] [--show-body] [flags]
-       %[1]s dlq redrive (--id MESSAGE_ID ... | --all) [flags]
+       %[1]s dlq redrive (--id MESSAGE_ID ... | --all) [--max-redrives N] [flags]
 
   list     show dead-lettered messages, oldest first
   redrive  move them back to accepted and republish them to the main stream;
-           with DATABASE_URL the message_status rows are moved back too
+           with DATABASE_URL the message_status rows are moved back too;
+           a message redriven --max-redrives times already stays (capped)
 
 flags:
 `
@@ -40,6 +41,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		s           natsconn.Settings
 		databaseURL string
 		limit       int
+		maxRedrives int
 		asJSON, all bool
 		showBody    bool
 		ids         []string
@@ -51,6 +53,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	f.BoolVar(&asJSON, "json", false, "list: print JSON")
 	f.BoolVar(&showBody, "show-body", false, "list: print each message's body too")
 	f.BoolVar(&all, "all", false, "redrive: every dead-lettered message")
+	f.Int(&maxRedrives, "max-redrives", "NOMNOM_MAX_REDRIVES", dlq.DefaultMaxRedrives, "redrive: redrives of one message allowed (loop guard; 0: no limit)")
 	f.Func("id", "redrive: a message_id (repeatable)", func(v string) error {
 		ids = append(ids, v)
 		return nil
@@ -74,6 +77,8 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return envflag.ErrUsage
 	case op == "redrive" && all == (len(ids) > 0):
 		return errors.New("redrive: give --id MESSAGE_ID (repeatable) or --all, not both")
+	case maxRedrives < 0:
+		return fmt.Errorf("--max-redrives (NOMNOM_MAX_REDRIVES): %d is negative (0: no limit)", maxRedrives)
 	}
 	log, err := s.Logger(envflag.Output(stderr))
 	if err != nil {
@@ -94,7 +99,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if op == "list" {
 		return list(ctx, js, s.Topology, listOptions{limit: limit, asJSON: asJSON, showBody: showBody}, stdout)
 	}
-	return redrive(ctx, js, s.Topology, databaseURL, ids, all, stdout)
+	return redrive(ctx, js, s.Topology, databaseURL, dlq.RedriveOptions{IDs: ids, All: all, MaxRedrives: maxRedrives}, stdout)
 }
 
 // listOptions are the flags of dlq list.
@@ -168,7 +173,7 @@ func orDash(s string) string {
 	return s
 }
 
-func redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, databaseURL string, ids []string, all bool, stdout io.Writer) error {
+func redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, databaseURL string, opts dlq.RedriveOptions, stdout io.Writer) error {
 	kv, err := wire.Ensure(ctx, js, top)
 	if err != nil {
 		return err
@@ -186,7 +191,7 @@ func redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, dat
 	if err != nil {
 		return err
 	}
-	out, err := admin.Redrive(ctx, dlq.RedriveOptions{IDs: ids, All: all})
+	out, err := admin.Redrive(ctx, opts)
 	failed := 0
 	for _, r := range out {
 		line := fmt.Sprintf("%s\t%s\tseq %d", r.Outcome, orDash(r.MessageID), r.Sequence)
@@ -203,7 +208,7 @@ func redrive(ctx context.Context, js jetstream.JetStream, top wire.Topology, dat
 	for _, r := range out {
 		found[r.MessageID] = true
 	}
-	for _, id := range ids {
+	for _, id := range opts.IDs {
 		if !found[strings.ToLower(id)] {
 			fmt.Fprintf(stdout, "not found\t%s\n", id)
 			failed++
