@@ -481,6 +481,73 @@ func TestRedriveCompletesAfterFix(t *testing.T) {
 	}
 }
 
+// A message that always fails goes round the redrive loop until the cap
+// stops it: at the cap it stays failed in the DLQ, below it it is redriven.
+func TestRedriveCapStopsALoop(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	h := newTestHandler()
+	looping, fresh := f.publish(testBody{N: 1}), f.publish(testBody{N: 2})
+	h.reject[looping], h.reject[fresh] = true, true
+	f.start(f.config(), h)
+	for _, id := range []string{looping, fresh} {
+		if r := f.waitTerminal(id); r.Status != statusstore.Failed {
+			t.Fatalf("%s: record %+v, want failed", id, r)
+		}
+	}
+	const limit = 1
+	ctx := context.Background()
+	out, err := f.dlq(f.pg).Redrive(ctx, dlq.RedriveOptions{IDs: []string{looping}, MaxRedrives: limit})
+	if err != nil || len(out) != 1 || out[0].Outcome != dlq.OutcomeRedriven {
+		t.Fatalf("first redrive: %+v, %v", out, err)
+	}
+	testsvc.Eventually(t, 60*time.Second, "the redriven message failed again and back in the DLQ", func() bool {
+		r, err := f.kv.Get(ctx, looping)
+		if err != nil || r.Status != statusstore.Failed || r.Redrives != limit {
+			return false
+		}
+		for _, dl := range f.deadLetters() {
+			if dl.MessageID == looping {
+				return true
+			}
+		}
+		return false
+	})
+
+	h.mu.Lock()
+	delete(h.reject, looping)
+	delete(h.reject, fresh)
+	h.mu.Unlock()
+	calls := h.callsOf(looping)
+	out, err = f.dlq(f.pg).Redrive(ctx, dlq.RedriveOptions{All: true, MaxRedrives: limit})
+	if err != nil || len(out) != 2 {
+		t.Fatalf("redrive at the cap: %+v, %v", out, err)
+	}
+	for _, r := range out {
+		switch {
+		case r.MessageID == looping && (r.Outcome != dlq.OutcomeCapped || r.Err == nil):
+			t.Errorf("message at the cap: %s (%v), want capped", r.Outcome, r.Err)
+		case r.MessageID == fresh && (r.Outcome != dlq.OutcomeRedriven || r.Err != nil):
+			t.Errorf("message below the cap: %s (%v), want redriven", r.Outcome, r.Err)
+		}
+	}
+	if r := f.waitTerminal(fresh); r.Status != statusstore.Completed || r.Redrives != 1 {
+		t.Errorf("message below the cap: %s after %d redrive(s), want completed after 1", r.Status, r.Redrives)
+	}
+	if r, err := f.kv.Get(ctx, looping); err != nil || r.Status != statusstore.Failed || r.Redrives != limit {
+		t.Errorf("message at the cap: %s after %d redrive(s) (%v), want failed after %d", r.Status, r.Redrives, err, limit)
+	}
+	if pr := f.pgStatus(looping); pr.Status != statusstore.Failed {
+		t.Errorf("message at the cap: message_status %s, want failed", pr.Status)
+	}
+	if dls := f.deadLetters(); len(dls) != 1 || dls[0].MessageID != looping {
+		t.Errorf("DLQ holds %+v, want only %s", dls, looping)
+	}
+	if n := h.callsOf(looping); n != calls || f.rows(looping) != 0 {
+		t.Errorf("message at the cap was handled again: %d calls, was %d", n, calls)
+	}
+}
+
 func TestConcurrentWorkersNeverRegress(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
