@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -80,20 +81,30 @@ func appendOptional(b []byte, s *string) []byte {
 	return AppendJSONString(b, *s)
 }
 
-// AppendJSONString appends s as a JSON string, escaped exactly as
-// encoding/json escapes it. Strings with nothing to escape (ids, entity
-// types, most sources) are copied; any other goes through json.Marshal.
-// The gateway writes its 202 answer with it too.
+// AppendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it but for '<', '>' and '&', which stay as they are (as
+// Envelope.Encode writes them). Strings with nothing to escape (ids, entity
+// types, most sources) are copied; any other goes through quote. The
+// gateway writes its 202 answer with it too.
 func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return append(b, quote(s)...)
 		}
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// quote is s as a JSON string the way Envelope.Encode writes it: escaped as
+// encoding/json escapes, but for '<', '>' and '&', which stay as they are.
+func quote(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // AppendJSONTime appends t as time.Time's MarshalJSON does (RFC 3339 with

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,12 +58,24 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	}
 }
 
+// TestAppendJSONStringMatchesMarshal: every string is escaped as
+// encoding/json escapes it, but for '<', '>' and '&', which stay as they are
+// (the envelope's text is never HTML-escaped), and it decodes back to
+// itself (invalid UTF-8 as U+FFFD, as encoding/json reads it).
 func TestAppendJSONStringMatchesMarshal(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"", "plain", `"q"`, `\`, "<&>", "\x00\x1f", "é", "\u2028", "a\xffb"} {
+	for _, s := range []string{"", "plain", `"q"`, `\`, "<&>", "a<b>&c\x01", "\x00\x1f", "é", "\u2028", "a\xffb"} {
 		want, _ := json.Marshal(s)
-		if got := AppendJSONString(nil, s); !bytes.Equal(got, want) {
+		want = bytes.ReplaceAll(want, []byte(`\u003c`), []byte("<"))
+		want = bytes.ReplaceAll(want, []byte(`\u003e`), []byte(">"))
+		want = bytes.ReplaceAll(want, []byte(`\u0026`), []byte("&"))
+		got := AppendJSONString(nil, s)
+		if !bytes.Equal(got, want) {
 			t.Errorf("AppendJSONString(%q) = %s, want %s", s, got, want)
+		}
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != strings.ToValidUTF8(s, "\uFFFD") {
+			t.Errorf("AppendJSONString(%q) = %s decodes to %q (%v)", s, got, back, err)
 		}
 	}
 }

@@ -75,9 +75,18 @@ func (e *Envelope) EntityTypeOrEmpty() string {
 	return *e.EntityType
 }
 
-// Encode returns the envelope's JSON form.
+// Encode returns the envelope's JSON form. The body's bytes are kept as
+// they are (compacted, never HTML-escaped): escaping '<', '>' and '&' would
+// change the body's text and could grow a body that fits the payload limit
+// past it when a redrive re-encodes the envelope.
 func (e *Envelope) Encode() ([]byte, error) {
-	return json.Marshal(e)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // DecodeEnvelope parses and checks a stream payload.
