@@ -3,54 +3,16 @@ package dlqcmd
 import (
 	"bytes"
 	"context"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/dlq/dlqtest"
 	"github.com/nomnom-io/nomnom/internal/testsvc"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
-
-// failedAfter stores a message that failed after the given redrives: a
-// failed KV record and its copy in the DLQ stream, as the worker leaves them.
-func failedAfter(t *testing.T, js jetstream.JetStream, top wire.Topology, kv *statusstore.KV, redrives int) string {
-	t.Helper()
-	ctx := context.Background()
-	env := wire.Envelope{MessageID: uuid.NewString(), Body: []byte(`{"n":1}`), ReceivedAt: time.Now().UTC(), RetryCount: 1}
-	now := time.Now()
-	rec := statusstore.NewAccepted(&env, now)
-	rec, err := statusstore.Apply(rec, statusstore.Change{To: statusstore.Processing, At: now, Attempt: 1})
-	if err == nil {
-		rec, err = statusstore.Apply(rec, statusstore.Change{To: statusstore.Failed, At: now, Attempt: 1, Error: "rejected"})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.Redrives = redrives
-	if err := kv.Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	data, err := env.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := nats.NewMsg(top.DLQSubject(""))
-	m.Data = data
-	m.Header.Set(wire.HeaderDLQMessageID, env.MessageID)
-	m.Header.Set(wire.HeaderDLQReason, "rejected")
-	m.Header.Set(wire.HeaderDLQAttempts, strconv.Itoa(1))
-	m.Header.Set(wire.HeaderDLQFailedAt, now.UTC().Format(time.RFC3339Nano))
-	if _, err := js.PublishMsg(ctx, m); err != nil {
-		t.Fatal(err)
-	}
-	return env.MessageID
-}
 
 func TestRedriveMaxRedrives(t *testing.T) {
 	t.Parallel()
@@ -66,8 +28,8 @@ func TestRedriveMaxRedrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	kv := statusstore.NewKV(bucket)
-	atCap := failedAfter(t, js, top, kv, 3)
-	below := failedAfter(t, js, top, kv, 2)
+	atCap := dlqtest.DeadLetter(t, js, top, kv, 3)
+	below := dlqtest.DeadLetter(t, js, top, kv, 2)
 
 	var stdout, stderr bytes.Buffer
 	err = Run(ctx, "nomnom", []string{"redrive", "--all", "--max-redrives", "3",
