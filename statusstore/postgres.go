@@ -140,33 +140,53 @@ func (s *Postgres) tryUpdate(ctx context.Context, id string, fn func(Record, boo
 	return next, tag.RowsAffected() == 0, nil
 }
 
-// ClaimBatch makes sure each record has a row (inserting the given record
-// where there is none), locks all of them in message_id order and returns the
-// current rows by message_id (in canonical UUID form). The worker calls it
-// first in its entity transaction: inserting before locking means two workers
-// on one message serialise on its row, and the second sees the first's
-// committed status. Two statements, whatever the batch size.
-func ClaimBatch(ctx context.Context, q DBTX, recs []Record) (map[string]Record, error) {
+// Batcher is what ClaimBatch needs of a transaction: pgx.Tx satisfies it.
+type Batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// lockClass is the first key of the advisory locks ClaimBatch takes, so
+// that they never meet another application's locks on the same database.
+const lockClass = 0x6e6f6d6e // "nomn"
+
+// lockSQL takes the transaction's advisory lock on each message_id of $1,
+// in one order (of their hashes) so that two claims never deadlock. The
+// lock is held to the end of the transaction and waits under lock_timeout
+// like a row lock.
+var lockSQL = `SELECT count(pg_advisory_xact_lock(` + fmt.Sprint(lockClass) + `, k))
+	FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY k OFFSET 0) AS s`
+
+// lockedSQL reads and row-locks the existing rows of $1.
+const lockedSQL = selectSQL + ` WHERE message_id = ANY($1::uuid[]) ORDER BY message_id FOR UPDATE`
+
+// ClaimBatch claims the records' messages for the caller's transaction and
+// returns the rows they have (by message_id, in canonical UUID form); a
+// message without a row has none in the map. The worker calls it first in
+// its entity transaction: a second claim of one message waits for the first
+// transaction to end and then reads what it committed, which is what makes
+// a redelivery racing its first delivery harmless. The claim is an
+// advisory lock per message_id plus a row lock on the rows that exist, so a
+// new message is written once, by UpsertBatch at the end of the
+// transaction, instead of inserted here and updated there. Both statements
+// go in one round trip; the second reads after the first has its locks.
+func ClaimBatch(ctx context.Context, q Batcher, recs []Record) (map[string]Record, error) {
 	recs, err := canonical(recs)
 	if err != nil || len(recs) == 0 {
 		return map[string]Record{}, err
 	}
-	arg, err := encodeRows(recs)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := q.Exec(ctx, insertSQL, arg); err != nil {
-		return nil, fmt.Errorf("statusstore: claim %d records: %w", len(recs), err)
-	}
-	return lockRows(ctx, q, recs)
-}
-
-func lockRows(ctx context.Context, q DBTX, recs []Record) (map[string]Record, error) {
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.MessageID
 	}
-	rows, err := q.Query(ctx, selectSQL+` WHERE message_id = ANY($1::uuid[]) ORDER BY message_id FOR UPDATE`, ids)
+	b := &pgx.Batch{}
+	b.Queue(lockSQL, ids)
+	b.Queue(lockedSQL, ids)
+	res := q.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, fmt.Errorf("statusstore: claim %d records: %w", len(ids), err)
+	}
+	rows, err := res.Query()
 	if err != nil {
 		return nil, fmt.Errorf("statusstore: lock %d records: %w", len(ids), err)
 	}
@@ -179,7 +199,10 @@ func lockRows(ctx context.Context, q DBTX, recs []Record) (map[string]Record, er
 		}
 		out[r.MessageID] = r
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("statusstore: lock %d records: %w", len(ids), err)
+	}
+	return out, nil
 }
 
 // upsertSQL writes whole records, but only over rows they are After: a late

@@ -46,11 +46,13 @@ func TestClaimBatchMixed(t *testing.T) {
 			t.Fatalf("ClaimBatch: %v", err)
 		}
 	})
-	if len(got) != 2 || got[old.MessageID].Status != Processing || got[fresh.MessageID].Status != Accepted {
-		t.Fatalf("ClaimBatch = %+v; want the existing processing row and the new accepted one", got)
+	if _, ok := got[fresh.MessageID]; len(got) != 1 || got[old.MessageID].Status != Processing || ok {
+		t.Fatalf("ClaimBatch = %+v; want the existing processing row alone", got)
 	}
 	checkStored(t, s, moved)
-	checkStored(t, s, fresh)
+	if _, err := s.Get(context.Background(), fresh.MessageID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a claim wrote a row for the new message (Get: %v); only UpsertBatch writes", err)
+	}
 }
 
 func TestClaimBatchEmpty(t *testing.T) {

@@ -33,7 +33,8 @@ type item struct {
 	delivery int            // deliveries of this stream message (1 for the first)
 	attempt  int            // attempts over the message's life: retry_count + delivery
 	base     statusstore.Record
-	failWith error // set before the transaction: fail without calling the handler
+	failWith error               // set before the transaction: fail without calling the handler
+	began    *statusstore.Change // its processing step, unless it fails without a handler call
 
 	outcome outcome
 	reason  error               // why it fails or retries
@@ -89,6 +90,7 @@ type prepared struct {
 	withStatus   []*item         // the items with a status record, each id once
 	ids          map[string]bool // their message_ids
 	sb           *statusBatch
+	processing   *lateStatus // the processing step's KV writes, held back until the batch is slow
 	stopProgress func()
 	claim        *claim // opened ahead; nil when not
 }
@@ -158,10 +160,11 @@ func (w *Worker) prepare(ctx context.Context, msgs []jetstream.Msg) *prepared {
 		p.ids[it.id] = true
 		p.withStatus = append(p.withStatus, it)
 		if it.failWith == nil {
-			procs = append(procs, statusUpdate{base: it.base, change: statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}})
+			it.began = &statusstore.Change{To: statusstore.Processing, At: now, Attempt: it.attempt}
+			procs = append(procs, statusUpdate{base: it.base, change: *it.began})
 		}
 	}
-	w.status.send(ctx, p.sb, procs)
+	p.processing = w.status.later(ctx, p.sb, procs, w.cfg.ProcessingAfter)
 	overlap := w.inFlight.add(p.ids)
 	if len(p.withStatus) > 0 && !overlap {
 		p.claim = w.openClaim(ctx, p.withStatus)
@@ -186,6 +189,7 @@ func (p *prepared) dropClaim(ctx context.Context) {
 func (w *Worker) complete(ctx context.Context, p *prepared) {
 	defer w.health.inHand.Add(-1)
 	defer p.stopProgress()
+	defer p.processing.cancel()
 	defer w.inFlight.remove(p.ids)
 	var envErr error
 	if len(p.withStatus) > 0 {
@@ -202,6 +206,7 @@ func (w *Worker) complete(ctx context.Context, p *prepared) {
 	if hook := w.cfg.afterCommit; hook != nil && hook() {
 		return
 	}
+	p.processing.cancel()
 	w.finish(ctx, p.items, p.sb)
 	w.metrics.batches.Inc()
 	w.metrics.batchDuration.Observe(time.Since(p.start).Seconds())

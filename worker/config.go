@@ -31,6 +31,7 @@ const (
 	DefaultStatementTimeout         = 60 * time.Second
 	DefaultIdleInTransactionTimeout = 20 * time.Second
 	DefaultStallTimeout             = 5 * time.Minute
+	DefaultProcessingAfter          = 500 * time.Millisecond
 )
 
 // DefaultBackoff is the delay before each retry of a transiently failed
@@ -117,6 +118,13 @@ type Config struct {
 	// settled, or a fetch that found nothing) before Live reports it
 	// stalled (default 5m).
 	StallTimeout time.Duration
+	// ProcessingAfter is how long a batch may be in hand before the KV
+	// records of its messages are moved to processing (default 500ms; a
+	// negative value: at once). A batch settled sooner writes each
+	// message's record once, its final state with the processing step in
+	// its history, which halves the KV writes of a busy worker; a slow or
+	// held batch still shows processing while it lasts.
+	ProcessingAfter time.Duration
 	// MetricsAddr, when set, is the address Start serves /metrics and
 	// /healthz on (for example ":9090").
 	MetricsAddr string
@@ -164,6 +172,7 @@ func DefaultConfig() Config {
 		StatementTimeout:         DefaultStatementTimeout,
 		IdleInTransactionTimeout: DefaultIdleInTransactionTimeout,
 		StallTimeout:             DefaultStallTimeout,
+		ProcessingAfter:          DefaultProcessingAfter,
 	}
 }
 
@@ -214,6 +223,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StallTimeout == 0 {
 		c.StallTimeout = d.StallTimeout
+	}
+	if c.ProcessingAfter == 0 {
+		c.ProcessingAfter = d.ProcessingAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -284,6 +296,8 @@ func (c Config) Validate() error {
 		return fieldErr("IdleInTransactionTimeout", "%s must be at least %s", c.IdleInTransactionTimeout, 2*aheadTimeout)
 	case c.StallTimeout < time.Second:
 		return fieldErr("StallTimeout", "%s must be at least 1s", c.StallTimeout)
+	case c.ProcessingAfter == 0:
+		return fieldErr("ProcessingAfter", "must not be 0 (a negative value shows processing at once)")
 	}
 	for _, d := range c.Backoff {
 		if d <= 0 {

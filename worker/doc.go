@@ -12,11 +12,14 @@
 //
 //  1. decodes the envelopes; a payload that is not an envelope fails at once
 //     (its status too, when its Nats-Msg-Id is a message_id);
-//  2. marks each message processing in KV (asynchronously, see 7);
-//  3. opens one transaction and claims the messages' message_status rows
-//     (insert if missing, then SELECT … FOR UPDATE). A message whose row is
-//     already completed is only acknowledged: this is what makes a
-//     redelivery after a crash between commit and ack harmless;
+//  2. marks each message processing in KV, but only once the batch has been
+//     in hand for ProcessingAfter (500ms): a batch settled sooner writes
+//     each KV record once, in 7, its history passing through processing;
+//  3. opens one transaction and claims the messages (an advisory lock per
+//     message_id, then SELECT … FOR UPDATE of the rows that exist, in one
+//     round trip). A message whose row is already completed is only
+//     acknowledged: this is what makes a redelivery after a crash between
+//     commit and ack harmless. A new message gets its row once, in 5;
 //  4. calls Handler.Handle with the others. A per-message permanent error
 //     fails that message; a per-message transient error retries it. A
 //     batch-level error rolls back: transient → every message is retried;
@@ -31,8 +34,8 @@
 //     authoritative). Each step of a batch is split by message_id over
 //     KVConcurrency goroutines, each of which writes its part with one
 //     pipelined statusstore.KV.UpdateMany: concurrent reads, then
-//     compare-and-swap publishes awaited together; the final step reuses
-//     the revisions the processing step wrote, so it needs no read.
+//     compare-and-swap publishes awaited together; when the processing step
+//     was written, the final one reuses its revisions and needs no read.
 //
 // Batches go through a pipeline: one goroutine fetches, another does steps
 // 1-3 of a batch (its transaction begun and its rows claimed ahead) while a

@@ -43,7 +43,7 @@ func (w *Worker) finish(ctx context.Context, items []*item, sb *statusBatch) {
 		case it.adopt != nil:
 			finals = append(finals, statusUpdate{base: it.base, adopt: it.adopt, settle: settle})
 		case it.kv != nil:
-			finals = append(finals, statusUpdate{base: it.base, change: *it.kv, settle: settle})
+			finals = append(finals, statusUpdate{base: it.base, via: it.via(), change: *it.kv, settle: settle})
 		default:
 			settle(true)
 		}

@@ -29,7 +29,11 @@ const (
 
 // statusUpdate is one lifecycle step to apply to a message's KV record.
 type statusUpdate struct {
-	base   statusstore.Record // the record to start from when KV has none
+	base statusstore.Record // the record to start from when KV has none
+	// via, when set, is the processing step the record passes through
+	// before change, unless KV has it already: the final write of a batch
+	// whose processing step was never written (see Config.ProcessingAfter).
+	via    *statusstore.Change
 	change statusstore.Change
 	// adopt, when set, replaces a KV record that is not terminal: the
 	// committed message_status row of a message an earlier delivery
@@ -59,7 +63,62 @@ func (u statusUpdate) fn(cur statusstore.Record, found bool) (statusstore.Record
 		}
 		return *u.adopt, nil
 	}
+	if u.via != nil {
+		if next, err := statusstore.Apply(cur, *u.via); err == nil {
+			cur = next
+		}
+	}
 	return statusstore.Apply(cur, u.change)
+}
+
+// via is the processing step an item's final KV write passes through: the
+// one it began with, at the attempt its final step names.
+func (it *item) via() *statusstore.Change {
+	if it.began == nil || it.kv == nil || it.kv.To == statusstore.Processing {
+		return nil
+	}
+	c := *it.began
+	c.Attempt = it.kv.Attempt
+	return &c
+}
+
+// lateStatus is a step of a batch whose KV writes wait until the batch has
+// been in hand for a while; cancel drops them if they have not begun.
+type lateStatus struct {
+	mu    sync.Mutex
+	timer *time.Timer
+	done  bool
+}
+
+// later sends us after delay, at once when delay is negative. The caller
+// must cancel the returned step before it sends the batch's next one.
+func (w *statusWriter) later(ctx context.Context, b *statusBatch, us []statusUpdate, delay time.Duration) *lateStatus {
+	l := &lateStatus{}
+	if delay < 0 || len(us) == 0 {
+		l.done = true
+		w.send(ctx, b, us)
+		return l
+	}
+	l.timer = time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.done {
+			l.done = true
+			w.send(ctx, b, us)
+		}
+	})
+	return l
+}
+
+// cancel drops the step unless it has been sent, waiting for a send under
+// way, so that the next step of each message is queued after it.
+func (l *lateStatus) cancel() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 }
 
 // statusBatch carries what the KV writes of one fetched batch learnt from

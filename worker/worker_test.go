@@ -880,3 +880,65 @@ func (f *fixture) publishSomeFailingOnce(h *testHandler, n, k int) []string {
 	}
 	return ids
 }
+
+// TestProcessingStatusOnlyWhenSlow checks Config.ProcessingAfter both ways:
+// a batch settled in time writes each KV record once, its final state with
+// the processing step in its history; a batch held longer shows processing
+// while it is in hand, then the same history.
+func TestProcessingStatusOnlyWhenSlow(t *testing.T) {
+	t.Parallel()
+	want := []statusstore.State{statusstore.Accepted, statusstore.Processing, statusstore.Completed}
+	t.Run("fast", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		var mu sync.Mutex
+		var written []statusstore.State
+		cfg := f.config()
+		cfg.ProcessingAfter = time.Minute
+		cfg.beforeKVWrite = func(states []statusstore.State) {
+			mu.Lock()
+			defer mu.Unlock()
+			written = append(written, states...)
+		}
+		var ids []string
+		for i := range 5 {
+			ids = append(ids, f.publish(testBody{N: i}))
+		}
+		f.start(cfg, newTestHandler())
+		for _, id := range ids {
+			if r := f.waitTerminal(id); !sameStates(statuses(r), want...) {
+				t.Errorf("%s: history %v, want %v", id, statuses(r), want)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if slices.Contains(written, statusstore.Processing) || len(written) != len(ids) {
+			t.Errorf("KV writes %v, want one completed write per message", written)
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		h := newTestHandler()
+		block := make(chan struct{})
+		h.block, h.entered = block, make(chan struct{})
+		release := sync.OnceFunc(func() { close(block) })
+		t.Cleanup(release)
+		cfg := f.config()
+		cfg.ProcessingAfter = 50 * time.Millisecond
+		id := f.publish(testBody{N: 1})
+		f.start(cfg, h)
+		<-h.entered
+		testsvc.Eventually(t, 30*time.Second, "processing in KV while the batch is held", func() error {
+			r, err := f.kv.Get(context.Background(), id)
+			if err == nil && r.Status != statusstore.Processing {
+				err = fmt.Errorf("status %s", r.Status)
+			}
+			return err
+		})
+		release()
+		if r := f.waitTerminal(id); !sameStates(statuses(r), want...) {
+			t.Errorf("history %v, want %v", statuses(r), want)
+		}
+	})
+}

@@ -149,6 +149,7 @@ func (s *runSettings) define(f *envflag.Set, app App) {
 	f.Duration(&s.cfg.StatementTimeout, "statement-timeout", "NOMNOM_STATEMENT_TIMEOUT", d.StatementTimeout, "PostgreSQL statement_timeout of the worker's sessions")
 	f.Duration(&s.cfg.IdleInTransactionTimeout, "idle-in-transaction-timeout", "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT", d.IdleInTransactionTimeout, "PostgreSQL idle_in_transaction_session_timeout of the worker's sessions")
 	f.Duration(&s.cfg.StallTimeout, "stall-timeout", "NOMNOM_STALL_TIMEOUT", d.StallTimeout, "no progress this long makes /livez fail")
+	f.Duration(&s.cfg.ProcessingAfter, "processing-after", "NOMNOM_PROCESSING_AFTER", d.ProcessingAfter, "a batch in hand this long shows its messages as processing in KV (negative: at once)")
 	f.String(&s.cfg.MetricsAddr, "metrics-addr", "METRICS_ADDR", ":9090", "address of /metrics, /livez, /readyz and /healthz (empty: none)")
 	f.Duration(&s.cfg.ShutdownTimeout, "shutdown-timeout", "NOMNOM_SHUTDOWN_TIMEOUT", d.ShutdownTimeout, "time to finish the batch in hand on SIGTERM")
 }
@@ -171,6 +172,7 @@ var settingNames = map[string]string{
 	"StatementTimeout":         "NOMNOM_STATEMENT_TIMEOUT (--statement-timeout)",
 	"IdleInTransactionTimeout": "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT (--idle-in-transaction-timeout)",
 	"StallTimeout":             "NOMNOM_STALL_TIMEOUT (--stall-timeout)",
+	"ProcessingAfter":          "NOMNOM_PROCESSING_AFTER (--processing-after)",
 }
 
 // config returns the worker.Config of the settings, checked by
