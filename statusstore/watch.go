@@ -126,13 +126,17 @@ func (w *Watcher) dispatch(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		return
 	}
+	subs := w.keys[e.Key()]
+	if len(subs) == 0 && len(w.all) == 0 {
+		return // nobody waits for it: most writes, on a busy gateway
+	}
 	var r Record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		w.log.Warn("status watch: undecodable record", "key", e.Key(), "revision", e.Revision(), "err", err)
 		return
 	}
 	c := Watched{Revision: e.Revision(), Record: r}
-	for s := range w.keys[e.Key()] {
+	for s := range subs {
 		w.send(s, c)
 	}
 	for s := range w.all {
