@@ -56,7 +56,9 @@ type Config struct {
 	// 0 posts as fast as the gateway answers. With a rate, latency is measured
 	// from each request's scheduled start (as wrk2 does), so a server that
 	// falls behind shows it in the percentiles instead of hiding it by
-	// slowing the client down.
+	// slowing the client down; a connection that slept until its start
+	// counts from the moment it woke, so the timer's own lateness is not
+	// counted.
 	Rate int
 	// Duration bounds the posting phase (default 10s when Count is 0).
 	Duration time.Duration

@@ -141,13 +141,30 @@ func (r *runner) post(ctx context.Context, c *conn) {
 		if !r.deadline.IsZero() && !scheduled.Before(r.deadline) {
 			return
 		}
-		if !sleepUntil(ctx, scheduled) {
+		start, ok := startAt(ctx, scheduled)
+		if !ok {
 			return
 		}
-		if pause := r.send(ctx, c, seq, n, scheduled); pause > 0 && !sleepUntil(ctx, time.Now().Add(pause)) {
+		if pause := r.send(ctx, c, seq, n, start); pause > 0 && !sleepUntil(ctx, time.Now().Add(pause)) {
 			return
 		}
 	}
+}
+
+// startAt waits for a request's scheduled time and returns the time its
+// latency counts from: the scheduled time when the connection is late for
+// it (still busy with its last request, which is the server's doing), or
+// the moment it woke when it had to sleep. A Go timer wakes up to a
+// millisecond late on Linux; counting from the scheduled time would add
+// that lateness, a property of the load generator, to every request.
+func startAt(ctx context.Context, scheduled time.Time) (time.Time, bool) {
+	if !time.Now().Before(scheduled) {
+		return scheduled, ctx.Err() == nil
+	}
+	if !sleepUntil(ctx, scheduled) {
+		return time.Time{}, false
+	}
+	return time.Now(), true
 }
 
 // send posts messages seq..seq+n-1 and records the outcome; it returns how

@@ -34,11 +34,7 @@ func NewKV(kv jetstream.KeyValue) *KV {
 // Create implements Store with a KV create, which the server refuses when the
 // key holds a value.
 func (s *KV) Create(ctx context.Context, r Record) error {
-	val, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("statusstore: encode %s: %w", r.MessageID, err)
-	}
-	if _, err := s.kv.Create(ctx, r.MessageID, val); err != nil {
+	if _, err := s.kv.Create(ctx, r.MessageID, encodeRecord(&r)); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("%w: %s", ErrExists, r.MessageID)
 		}
@@ -106,10 +102,7 @@ func (s *KV) tryUpdate(ctx context.Context, id string, fn func(Record, bool) (Re
 		return cur, rev, false, err
 	}
 	next.MessageID = id
-	val, err := json.Marshal(next)
-	if err != nil {
-		return Record{}, 0, false, fmt.Errorf("statusstore: encode %s: %w", id, err)
-	}
+	val := encodeRecord(&next)
 	if found {
 		rev, err = s.kv.Update(ctx, id, val, rev)
 	} else {

@@ -2,7 +2,6 @@ package statusstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -298,12 +297,8 @@ func (s *KV) publishCAS(id string, r Record, rev uint64) (jetstream.PubAckFuture
 	if !validKey(id) {
 		return nil, fmt.Errorf("statusstore: %w: %q", jetstream.ErrInvalidKey, id)
 	}
-	val, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("statusstore: encode %s: %w", id, err)
-	}
 	m := nats.NewMsg("$KV." + s.kv.Bucket() + "." + id)
-	m.Data = val
+	m.Data = encodeRecord(&r)
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
 	return s.js.PublishMsgAsync(m)
 }

@@ -264,11 +264,15 @@ func furthestFirst(a, b Record) int {
 }
 
 func encodeRows(recs []Record) ([]byte, error) {
-	b, err := json.Marshal(recs)
-	if err != nil {
-		return nil, fmt.Errorf("statusstore: encode records: %w", err)
+	b := make([]byte, 0, 512*len(recs)+2)
+	b = append(b, '[')
+	for i := range recs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = recs[i].AppendJSON(b)
 	}
-	return b, nil
+	return append(b, ']'), nil
 }
 
 func scanRecord(row pgx.Row) (Record, int64, error) {

@@ -56,13 +56,13 @@ func (e *Envelope) AppendJSON(b []byte) []byte {
 	b = append(b, `,"body":`...)
 	b = append(b, e.Body...)
 	b = append(b, `,"entity_type":`...)
-	b = appendOptional(b, e.EntityType)
+	b = AppendJSONOptional(b, e.EntityType)
 	b = append(b, `,"received_at":`...)
 	b = AppendJSONTime(b, e.ReceivedAt)
 	b = append(b, `,"retry_count":`...)
 	b = strconv.AppendInt(b, int64(e.RetryCount), 10)
 	b = append(b, `,"source":`...)
-	b = appendOptional(b, e.Source)
+	b = AppendJSONOptional(b, e.Source)
 	if e.IdempotencyKey != "" {
 		b = append(b, `,"idempotency_key":`...)
 		b = AppendJSONString(b, e.IdempotencyKey)
@@ -74,7 +74,8 @@ func (e *Envelope) AppendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-func appendOptional(b []byte, s *string) []byte {
+// AppendJSONOptional appends s as a JSON string, or null when s is nil.
+func AppendJSONOptional(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
