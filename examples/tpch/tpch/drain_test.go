@@ -31,13 +31,19 @@ var orderKey = regexp.MustCompile(`"order_key":[0-9]+`)
 func BenchmarkWorkerDrainOrders(b *testing.B) {
 	ctx := context.Background()
 	conn := setup(b)
-	pool, err := pgxpool.New(ctx, conn.Config().ConnString())
+	cfg := worker.Config{Topology: testsvc.Topology(b), BatchSize: 100}
+	pc, err := pgxpool.ParseConfig(conn.Config().ConnString())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.ConfigurePool(pc) // as the worker binary does
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
 	nc := testsvc.Connect(b, testsvc.NATS(b))
-	top := testsvc.Topology(b)
+	top := cfg.Topology
 	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)
@@ -90,7 +96,7 @@ func BenchmarkWorkerDrainOrders(b *testing.B) {
 	}
 	rows *= b.N
 
-	w, err := worker.New(worker.Config{Topology: top, BatchSize: 100}, nc, pool, tpch.NewHandler())
+	w, err := worker.New(cfg, nc, pool, tpch.NewHandler())
 	if err != nil {
 		b.Fatal(err)
 	}
