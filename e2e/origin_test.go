@@ -142,12 +142,14 @@ func buildOriginWorker(t *testing.T, logs *logBook) string {
 	return worker
 }
 
-// runCmdIn runs a build step in dir and returns its combined output.
+// runCmdIn runs a build step in dir and returns its combined output. Modules
+// come from the cache, or from the module proxy for the go.mod files a
+// fresh cache lacks (see codegen's TestOutOfRepoBuild).
 func runCmdIn(t testing.TB, dir, name string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

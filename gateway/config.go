@@ -94,7 +94,8 @@ type Config struct {
 	// MaxWaits bounds the status reads held open by ?wait= at once (default
 	// 4,096); one more is answered 429 with Retry-After. Every wait shares
 	// the gateway's one watcher of the status bucket, so a wait costs a
-	// goroutine and a channel, not a JetStream consumer.
+	// goroutine and a channel, not a JetStream consumer; the watcher's own
+	// consumer exists only while some wait or event stream needs it.
 	MaxWaits int
 	// MaxEventStreams bounds the open GET /ingest/events streams (default
 	// 64); one more is answered 429 with Retry-After.

@@ -44,13 +44,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) *apiError 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(s.life.Context(), cancel)()
-	select {
-	case <-watcher.Live():
-	case <-ctx.Done():
-		return nil
-	}
-	sub, last := watcher.SubscribeAll(eventBuffer)
+	sub, last, err := watcher.SubscribeAll(ctx, eventBuffer)
 	defer sub.Close()
+	if err != nil {
+		return nil // the client went, or the gateway stops
+	}
 
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any write timeout

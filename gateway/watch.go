@@ -38,13 +38,11 @@ func (s *Server) waitTerminal(ctx context.Context, rec statusstore.Record, wait 
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	defer context.AfterFunc(s.life.Context(), cancel)()
-	select {
-	case <-w.Live():
-	case <-ctx.Done():
-		return rec
-	}
 	for {
-		sub := w.SubscribeKey(rec.MessageID, waitBuffer)
+		sub, err := w.SubscribeKey(ctx, rec.MessageID, waitBuffer)
+		if err != nil {
+			return rec // the wait ended before a watch was live
+		}
 		// Read again once subscribed, so a change between the first read
 		// and the subscription is not missed.
 		if cur, err := store.Get(ctx, rec.MessageID); err == nil && s.visible(ctx, cur) && statusstore.After(cur, rec) {

@@ -27,17 +27,40 @@ type Watched struct {
 // stream of a gateway shares it, so a reader costs a channel, not a
 // JetStream consumer of its own.
 //
+// The consumer exists only while someone is subscribed, and for Linger
+// after the last one leaves: every status write of a deployment would
+// otherwise be delivered to every gateway, which costs NATS and the gateway
+// about a third of their work on a batch. A subscription made while no
+// watch runs waits until one is live.
+//
 // It never blocks on a subscriber: a subscriber whose buffer is full is
 // dropped (its channel closed, Overflowed true) and resumes by itself.
 type Watcher struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
+	// Linger is how long the consumer outlives the last subscription
+	// (default DefaultLinger); set it before Run.
+	Linger time.Duration
 
-	mu   sync.Mutex
-	last uint64
-	keys map[string]map[*Subscription]struct{}
-	all  map[*Subscription]struct{}
-	live chan struct{}
+	mu     sync.Mutex
+	last   uint64 // the last revision seen
+	resume bool   // a watch of the current generation went live: restart after last
+	keys   map[string]map[*Subscription]struct{}
+	all    map[*Subscription]struct{}
+	gen    *generation // the watch serving subscriptions now; nil when none is wanted
+	idle   time.Time   // when the last subscription left
+	wanted chan struct{}
+}
+
+// DefaultLinger is how long a watcher's consumer outlives its last
+// subscription.
+const DefaultLinger = 30 * time.Second
+
+// generation is one run of the watch's consumer, from the demand that
+// starts it to the idle spell that ends it.
+type generation struct {
+	live  chan struct{} // closed once the consumer exists
+	start uint64        // the revision it delivers every change after
 }
 
 // NewWatcher returns a watcher of the bucket; Run starts it.
@@ -45,48 +68,71 @@ func NewWatcher(kv jetstream.KeyValue, log *slog.Logger) *Watcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{kv: kv, log: log, keys: map[string]map[*Subscription]struct{}{},
-		all: map[*Subscription]struct{}{}, live: make(chan struct{})}
+	return &Watcher{kv: kv, log: log, Linger: DefaultLinger, keys: map[string]map[*Subscription]struct{}{},
+		all: map[*Subscription]struct{}{}, wanted: make(chan struct{}, 1)}
 }
 
-// Live is closed once the watcher's consumer exists: from then on, no
-// change is missed, even across reconnects.
-func (w *Watcher) Live() <-chan struct{} { return w.live }
-
-// Run watches until ctx ends. When the watch ends early (NATS went away),
-// it starts again after the last revision it saw, so subscribers miss
-// nothing but the intermediate values a key's history no longer holds.
+// Run serves subscriptions until ctx ends: it starts the watch when the
+// first one comes, ends it when none has been left for Linger, and, when
+// the watch ends early (NATS went away) while subscriptions remain, starts
+// it again after the last revision it saw, so they miss nothing but the
+// intermediate values a key's history no longer holds.
 func (w *Watcher) Run(ctx context.Context) error {
 	retry := backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.5}
-	for n := 0; ; n++ {
+	for n := 0; ; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.wanted:
+		}
 		err := w.watch(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err == nil {
+			n = 0
+			continue // idle: wait for the next subscription
 		}
 		w.log.Warn("status watch ended; starting again", "err", err, "after_revision", w.Last())
 		if backoff.Sleep(ctx, retry.Delay(n)) != nil {
 			return ctx.Err()
 		}
+		n++
+		w.want()
 	}
 }
 
+// want asks Run for a watch. w.mu need not be held.
+func (w *Watcher) want() {
+	select {
+	case w.wanted <- struct{}{}:
+	default:
+	}
+}
+
+// watch runs one consumer until ctx ends, it fails, or the watcher has
+// been idle for Linger (it then returns nil).
 func (w *Watcher) watch(ctx context.Context) error {
-	last := w.Last()
-	if last == 0 {
-		// The first watch starts after the bucket's last revision, named
+	w.mu.Lock()
+	g, last, resume := w.gen, w.last, w.resume
+	w.mu.Unlock()
+	if g == nil {
+		return nil // every subscription left before the watch started
+	}
+	if !resume {
+		// A new watch starts after the bucket's last revision, named
 		// explicitly rather than "updates only": the server then delivers
 		// every later write whenever its consumer is created, so nothing
-		// written after Live is closed can be missed.
+		// written after live is closed can be missed.
 		st, err := w.kv.Status(ctx)
 		if err != nil {
 			return fmt.Errorf("statusstore: watch bucket: %w", err)
 		}
-		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-			last = bs.StreamInfo().State.LastSeq
-			w.mu.Lock()
-			w.last = max(w.last, last)
-			w.mu.Unlock()
+		bs, ok := st.(*jetstream.KeyValueBucketStatus)
+		if !ok {
+			return fmt.Errorf("statusstore: watch bucket: no stream state in %T", st)
 		}
+		last = bs.StreamInfo().State.LastSeq
 	}
 	kw, err := w.kv.WatchAll(ctx, jetstream.IncludeHistory(), jetstream.ResumeFromRevision(last+1))
 	if err != nil {
@@ -94,16 +140,24 @@ func (w *Watcher) watch(ctx context.Context) error {
 	}
 	defer kw.Stop()
 	w.mu.Lock()
+	w.last, w.resume = max(w.last, last), true
 	select {
-	case <-w.live:
+	case <-g.live:
 	default:
-		close(w.live)
+		g.start = w.last
+		close(g.live)
 	}
 	w.mu.Unlock()
+	tick := time.NewTicker(max(w.Linger/4, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-tick.C:
+			if w.retire() {
+				return nil
+			}
 		case e, ok := <-kw.Updates():
 			if !ok {
 				return errors.New("watch closed")
@@ -113,6 +167,19 @@ func (w *Watcher) watch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// retire ends the generation when no subscription has been left for
+// Linger: the next subscription starts a new one, from the bucket's last
+// revision then.
+func (w *Watcher) retire() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.keys) > 0 || len(w.all) > 0 || time.Since(w.idle) < w.Linger {
+		return false
+	}
+	w.gen, w.resume = nil, false
+	return true
 }
 
 // dispatch hands a put to the subscribers of its key and of every key.
@@ -128,7 +195,7 @@ func (w *Watcher) dispatch(e jetstream.KeyValueEntry) {
 	}
 	subs := w.keys[e.Key()]
 	if len(subs) == 0 && len(w.all) == 0 {
-		return // nobody waits for it: most writes, on a busy gateway
+		return // nobody waits for this one
 	}
 	var r Record
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
@@ -199,37 +266,73 @@ func (w *Watcher) remove(s *Subscription) {
 	close(s.c)
 	if s.key == "" {
 		delete(w.all, s)
-		return
-	}
-	if subs := w.keys[s.key]; subs != nil {
+	} else if subs := w.keys[s.key]; subs != nil {
 		delete(subs, s)
 		if len(subs) == 0 {
 			delete(w.keys, s.key)
 		}
 	}
+	if len(w.keys) == 0 && len(w.all) == 0 {
+		w.idle = time.Now()
+	}
 }
 
-// SubscribeKey subscribes to the changes of one message's record, buffering
-// up to buf of them.
-func (w *Watcher) SubscribeKey(id string, buf int) *Subscription {
+// SubscribeKey subscribes to the changes of one message's record,
+// buffering up to buf of them. It returns once a watch is live: every
+// change after the return is delivered, so a caller that reads the record
+// then misses nothing. It fails only when ctx ends first.
+func (w *Watcher) SubscribeKey(ctx context.Context, id string, buf int) (*Subscription, error) {
 	s := &Subscription{w: w, key: id, c: make(chan Watched, max(buf, 1))}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.keys[id] == nil {
-		w.keys[id] = map[*Subscription]struct{}{}
-	}
-	w.keys[id][s] = struct{}{}
-	return s
+	_, err := w.subscribe(ctx, s)
+	return s, err
 }
 
 // SubscribeAll subscribes to every change, buffering up to buf of them, and
-// returns the revision it starts after: every change after it is delivered.
-func (w *Watcher) SubscribeAll(buf int) (*Subscription, uint64) {
+// returns the revision it starts after: every change after it is
+// delivered. Like SubscribeKey, it returns once a watch is live.
+func (w *Watcher) SubscribeAll(ctx context.Context, buf int) (*Subscription, uint64, error) {
 	s := &Subscription{w: w, c: make(chan Watched, max(buf, 1))}
+	after, err := w.subscribe(ctx, s)
+	return s, after, err
+}
+
+// subscribe registers s, asks for a watch when none is wanted yet, and
+// waits until it is live.
+func (w *Watcher) subscribe(ctx context.Context, s *Subscription) (after uint64, err error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.all[s] = struct{}{}
-	return s, w.last
+	if s.key == "" {
+		w.all[s] = struct{}{}
+	} else {
+		if w.keys[s.key] == nil {
+			w.keys[s.key] = map[*Subscription]struct{}{}
+		}
+		w.keys[s.key][s] = struct{}{}
+	}
+	g := w.gen
+	if g == nil {
+		g = &generation{live: make(chan struct{})}
+		w.gen = g
+		w.want()
+	}
+	select {
+	case <-g.live:
+		// Live already: the watch delivers every change after the last
+		// one it dispatched before s was registered.
+		after = w.last
+		w.mu.Unlock()
+		return after, nil
+	default:
+	}
+	w.mu.Unlock()
+	select {
+	case <-g.live:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return g.start, nil
+	case <-ctx.Done():
+		s.Close()
+		return 0, ctx.Err()
+	}
 }
 
 // Replay calls fn with the current record of every key written after the
