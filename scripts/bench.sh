@@ -115,19 +115,62 @@ vmhwm() {
   awk '/^VmHWM:/ { printf "%.1f", $2 / 1024; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
+# CPU accounting: while a phase runs, the CPU time of the processes named
+# in watched (label:pid) and of the load generator itself is measured, and
+# written to $tmp/NAME.cpu as "label seconds" lines. Divided by the messages
+# accepted it says where each message's CPU goes, which is what bounds the
+# ratios on a machine whose cores everything shares.
+watched=()
+
+# ticks prints a process's user + system CPU in clock ticks (0 when gone).
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# timed NAME CMD... runs CMD, recording the CPU the watched processes and
+# CMD itself used meanwhile in $tmp/NAME.cpu; CMD's stdout goes to stdout.
+timed() {
+  local name=$1 w hz
+  shift
+  hz=$(getconf CLK_TCK)
+  local -A before=()
+  for w in "${watched[@]}"; do before[$w]=$(ticks "${w#*:}"); done
+  local rc=0
+  # `times` prints the shell's, then its children's, user and system time.
+  (
+    rc=0
+    "$@" || rc=$?
+    times >"$tmp/$name.times"
+    exit "$rc"
+  ) || rc=$?
+  {
+    for w in "${watched[@]}"; do
+      awk -v l="${w%%:*}" -v a="${before[$w]}" -v b="$(ticks "${w#*:}")" -v hz="$hz" 'BEGIN { printf "%s %.2f\n", l, (b - a) / hz }'
+    done
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /m|s/); t += p[1] * 60 + p[2] } printf "client %.2f\n", t }' "$tmp/$name.times"
+  } >"$tmp/$name.cpu"
+  return "$rc"
+}
+
 # run_bench NAME ARGS... runs nomnom bench with --csv, saving the CSV as
 # $tmp/NAME.csv and the JSON report as $tmp/NAME.json.
 run_bench() {
   local name=$1
   shift
   log "phase $name: nomnom bench $*"
-  if ! "$BIN/nomnom" bench --csv --save "$tmp/$name.json" "$@" >"$tmp/$name.csv"; then
+  if ! timed "$name" "$BIN/nomnom" bench --csv --save "$tmp/$name.json" "$@" >"$tmp/$name.csv"; then
     log "  phase $name failed"
     return 0
   fi
   local errors
   errors=$(csv_get "$tmp/$name.csv" errors)
   log "  $(csv_get "$tmp/$name.csv" accepted) accepted, $(csv_get "$tmp/$name.csv" msgs_per_s) msgs/s, p99 $(csv_get "$tmp/$name.csv" p99_ms) ms${errors:+, errors $errors}"
+}
+
+# cpu_per_msg NAME LABEL MSGS prints LABEL's CPU in phase NAME per message,
+# in microseconds, or ? when unknown.
+cpu_per_msg() {
+  local s
+  s=$(awk -v l="$2" '$1 == l { print $2 }' "$tmp/$1.cpu" 2>/dev/null)
+  if [[ -n $s && -n $3 && $3 != 0 ]]; then awk -v s="$s" -v n="$3" 'BEGIN { printf "%.0f", s * 1e6 / n }'; else echo "?"; fi
 }
 
 # seconds prints a Go duration (10s, 1m30s, 500ms) in whole seconds, at least 1.
@@ -155,6 +198,7 @@ pg_server() {
 
 # --- NATS ------------------------------------------------------------------
 
+nats_pid=
 start_nats() {
   if [[ -n ${BENCH_NATS_URL:-} ]]; then
     nats_url=$BENCH_NATS_URL
@@ -164,6 +208,7 @@ start_nats() {
   mkdir -p "$tmp/nats"
   "$BIN/nats-server" -a 127.0.0.1 -p -1 -js -sd "$tmp/nats" >"$tmp/nats.log" 2>&1 &
   pids+=($!)
+  nats_pid=$!
   for _ in $(seq 100); do
     nats_url=$(sed -n 's/.*Listening for client connections on \([0-9.:]*\).*/nats:\/\/\1/p' "$tmp/nats.log" | head -1)
     [[ -n $nats_url ]] && break
@@ -186,7 +231,9 @@ nats_rate=
 phase_nats() {
   install_natscli || { log "natscli unavailable; skipping the NATS baseline"; return 0; }
   log "phase nats: nats bench js pub async, 256 B, $NATS_MSGS msgs"
-  "$natscli" -s "$nats_url" bench js pub async "nbench$tag.x" --create --stream "NBENCH$tag" \
+  watched=()
+  [[ -z $nats_pid ]] || watched=("nats-server:$nats_pid")
+  timed nats "$natscli" -s "$nats_url" bench js pub async "nbench$tag.x" --create --stream "NBENCH$tag" \
     --size 256 --msgs "$NATS_MSGS" --no-progress >"$tmp/nats-bench.txt" 2>&1 || {
     log "nats bench failed:"
     cat "$tmp/nats-bench.txt" >&2
@@ -208,9 +255,11 @@ phase_http_baseline() {
     sleep 0.1
   done
   [[ -n $url ]] || { log "baseline-http did not start"; return 1; }
+  watched=("server:$pid")
   run_bench http-message --url "$url" --mode message -c 64 --size 256 --duration "$DUR"
   run_bench http-rate --url "$url" --mode message -c 64 --size 256 --rate 2000 --duration "$DUR"
   run_bench http-batch --url "$url" --mode batch --batch-size 100 -c 16 --size 256 --duration "$DUR"
+  watched=()
   stop_pid "$pid"
 }
 
@@ -280,9 +329,12 @@ stop_gateway() {
 
 phase_gateway() {
   start_gateway GW
+  watched=("gateway:$gateway_pid")
+  [[ -z $nats_pid ]] || watched+=("nats-server:$nats_pid")
   run_bench gw-message --url "$gateway_url" --mode message -c 64 --size 256 --duration "$DUR"
   run_bench gw-batch --url "$gateway_url" --mode batch --batch-size 100 -c 16 --size 256 --duration "$DUR"
   run_bench gw-rate --url "$gateway_url" --mode message -c 64 --size 256 --rate 2000 --duration "$DUR"
+  watched=()
   stop_gateway
 }
 
@@ -346,6 +398,14 @@ get() {
   csv_get "$tmp/$1.csv" "$2"
 }
 
+# cpu_split NAME prints the CPU per message of nats-server, the gateway and
+# the load generator in gateway phase NAME.
+cpu_split() {
+  local n
+  n=$(get "$1" accepted)
+  echo "$(cpu_per_msg "$1" nats-server "$n") / $(cpu_per_msg "$1" gateway "$n") / $(cpu_per_msg "$1" client "$n")"
+}
+
 report() {
   local gw_msg gw_batch gw_p99 http_msg http_batch http_p99 e2e_max_rate e2e_rows e2e_p99 r
   gw_msg=$(get gw-message msgs_per_s)
@@ -364,16 +424,20 @@ report() {
   printf '%.0s-' $(seq 104)
   echo
   row "nats bench js pub async, 256 B" "baseline" "$(num "$nats_rate") msgs/s" "-"
+  row "  CPU/msg: nats-server / nats client" "info" "$(cpu_per_msg nats nats-server "$NATS_MSGS") / $(cpu_per_msg nats client "$NATS_MSGS") us" "-"
   row "HTTP 202 baseline, message, 64 conns" "baseline" "$(num "$http_msg") msgs/s" "-"
+  row "  CPU/msg: server / load generator" "info" "$(cpu_per_msg http-message server "$(get http-message accepted)") / $(cpu_per_msg http-message client "$(get http-message accepted)") us" "-"
   row "HTTP 202 baseline, batch of 100, 16 conns" "baseline" "$(num "$http_batch") msgs/s" "-"
   row "HTTP 202 baseline, p99 at 2,000 msgs/s" "baseline" "${http_p99:-?} ms" "-"
   row "PostgreSQL COPY of order rows" "baseline" "$(num "$copy_rate") rows/s" "-"
   r=$(ratio "$gw_msg" "$http_msg")
   row "gateway /ingest/message, 64 conns" ">= 0.5 x HTTP 202" "$(num "$gw_msg") msgs/s = ${r:-?}x" "$(check "$r" ">=" 0.5)"
   row "  message vs nats" "info" "$(ratio "$gw_msg" "$nats_rate")x" "-"
+  row "  CPU/msg: nats-server / gateway / generator" "info" "$(cpu_split gw-message) us" "-"
   row "gateway p99 202 at 2,000 msgs/s" "< 5 ms" "${gw_p99:-?} ms" "$(check "$gw_p99" "<" 5)"
   r=$(ratio "$gw_batch" "$nats_rate")
   row "gateway /ingest/batch, 100 lines, 16 conns" ">= 0.4 x nats" "$(num "$gw_batch") msgs/s = ${r:-?}x" "$(check "$r" ">=" 0.4)"
+  row "  CPU/msg: nats-server / gateway / generator" "info" "$(cpu_split gw-batch) us" "-"
   r=$(ratio "$drain_rate" "$copy_rate")
   row "worker drain, $((DRAIN_ROUNDS * 300)) orders backlog" ">= 0.25 x COPY" "$(num "$drain_rate") rows/s = ${r:-?}x" "$(check "$r" ">=" 0.25)"
   [[ -z $decode_rate ]] || row "  handler alone: decode + persist" "info" "$(num "$decode_rate") rows/s = $(ratio "$decode_rate" "$copy_rate")x" "-"
