@@ -140,36 +140,30 @@ func (s *Postgres) tryUpdate(ctx context.Context, id string, fn func(Record, boo
 	return next, tag.RowsAffected() == 0, nil
 }
 
-// Batcher is what ClaimBatch needs of a transaction: pgx.Tx satisfies it.
-type Batcher interface {
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-// lockClass is the first key of the advisory locks ClaimBatch takes, so
-// that they never meet another application's locks on the same database.
-const lockClass = 0x6e6f6d6e // "nomn"
-
-// lockSQL takes the transaction's advisory lock on each message_id of $1,
-// in one order (of their hashes) so that two claims never deadlock. The
-// lock is held to the end of the transaction and waits under lock_timeout
-// like a row lock.
-var lockSQL = `SELECT count(pg_advisory_xact_lock(` + fmt.Sprint(lockClass) + `, k))
-	FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY k OFFSET 0) AS s`
-
 // lockedSQL reads and row-locks the existing rows of $1.
 const lockedSQL = selectSQL + ` WHERE message_id = ANY($1::uuid[]) ORDER BY message_id FOR UPDATE`
 
+// ErrClaimLost is SettleBatch's answer when a message that had no row at
+// the claim got one from another transaction meanwhile: that transaction
+// settled it first, and the caller must roll back and claim again, which
+// then finds its row.
+var ErrClaimLost = errors.New("statusstore: a message claimed without a row was settled by another transaction")
+
 // ClaimBatch claims the records' messages for the caller's transaction and
-// returns the rows they have (by message_id, in canonical UUID form); a
-// message without a row has none in the map. The worker calls it first in
-// its entity transaction: a second claim of one message waits for the first
-// transaction to end and then reads what it committed, which is what makes
-// a redelivery racing its first delivery harmless. The claim is an
-// advisory lock per message_id plus a row lock on the rows that exist, so a
-// new message is written once, by UpsertBatch at the end of the
-// transaction, instead of inserted here and updated there. Both statements
-// go in one round trip; the second reads after the first has its locks.
-func ClaimBatch(ctx context.Context, q Batcher, recs []Record) (map[string]Record, error) {
+// returns the rows they have (by message_id, in canonical UUID form),
+// locked until the transaction ends; a message without a row has none in
+// the map. The worker calls it first in its entity transaction, and ends
+// the transaction with SettleBatch.
+//
+// A message that has a row is claimed by its row lock: a second claim
+// waits for the first transaction and reads what it committed. One that
+// has none is claimed optimistically: nothing is written or locked for it
+// (a row written here would be written again at the end, and an advisory
+// lock per message would fill PostgreSQL's shared lock table with large
+// batches and many workers); if another transaction settles it meanwhile,
+// SettleBatch finds its row and fails with ErrClaimLost, so the loser's
+// entity writes are rolled back, not committed twice.
+func ClaimBatch(ctx context.Context, q DBTX, recs []Record) (map[string]Record, error) {
 	recs, err := canonical(recs)
 	if err != nil || len(recs) == 0 {
 		return map[string]Record{}, err
@@ -178,46 +172,49 @@ func ClaimBatch(ctx context.Context, q Batcher, recs []Record) (map[string]Recor
 	for i, r := range recs {
 		ids[i] = r.MessageID
 	}
-	b := &pgx.Batch{}
-	b.Queue(lockSQL, ids)
-	b.Queue(lockedSQL, ids)
-	res := q.SendBatch(ctx, b)
-	defer res.Close()
-	if _, err := res.Exec(); err != nil {
-		return nil, fmt.Errorf("statusstore: claim %d records: %w", len(ids), err)
-	}
-	rows, err := res.Query()
+	rows, err := q.Query(ctx, lockedSQL, ids)
 	if err != nil {
-		return nil, fmt.Errorf("statusstore: lock %d records: %w", len(ids), err)
+		return nil, fmt.Errorf("statusstore: claim %d records: %w", len(ids), err)
 	}
 	defer rows.Close()
 	out := make(map[string]Record, len(ids))
 	for rows.Next() {
 		r, _, err := scanRecord(rows)
 		if err != nil {
-			return nil, fmt.Errorf("statusstore: lock records: %w", err)
+			return nil, fmt.Errorf("statusstore: claim records: %w", err)
 		}
 		out[r.MessageID] = r
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("statusstore: lock %d records: %w", len(ids), err)
+		return nil, fmt.Errorf("statusstore: claim %d records: %w", len(ids), err)
 	}
 	return out, nil
 }
 
 // upsertSQL writes whole records, but only over rows they are After: a late
-// or duplicate writer never moves a row backwards.
+// or duplicate writer never moves a row backwards. It returns each row it
+// wrote and whether it inserted it (xmax is 0 only on a row version no
+// transaction has updated or locked).
 var upsertSQL = `INSERT INTO message_status AS m (` + recordColumns + `)
 	SELECT ` + recordColumns + ` FROM ` + inputRows + `
 	ON CONFLICT (message_id) DO UPDATE SET ` + assignments("excluded") + `, revision = m.revision + 1
 	WHERE (excluded.redrives, excluded.attempts, ` + rankSQL("excluded.status") + `)
-		> (m.redrives, m.attempts, ` + rankSQL("m.status") + `)`
+		> (m.redrives, m.attempts, ` + rankSQL("m.status") + `)
+	RETURNING m.message_id::text, m.xmax = 0`
 
 // UpsertBatch writes the given records in one statement, inserting the new
 // ones and replacing a row only when the record is After it, so the worker
 // can write a batch's final statuses without reading them back. When a batch
 // holds one message twice, its furthest record is written.
 func UpsertBatch(ctx context.Context, q DBTX, recs []Record) error {
+	return SettleBatch(ctx, q, recs, nil)
+}
+
+// SettleBatch is UpsertBatch at the end of a claim: the records of the
+// messages in fresh, which had no row when ClaimBatch claimed them, must be
+// inserted by this statement. If another transaction inserted one first,
+// it fails with ErrClaimLost, and the caller rolls back.
+func SettleBatch(ctx context.Context, q DBTX, recs []Record, fresh map[string]bool) error {
 	recs, err := canonical(recs)
 	if err != nil || len(recs) == 0 {
 		return err
@@ -226,10 +223,45 @@ func UpsertBatch(ctx context.Context, q DBTX, recs []Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := q.Exec(ctx, upsertSQL, arg); err != nil {
+	rows, err := q.Query(ctx, upsertSQL, arg)
+	if err != nil {
 		return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
 	}
+	defer rows.Close()
+	inserted := 0
+	for rows.Next() {
+		var (
+			id  string
+			ins bool
+		)
+		if err := rows.Scan(&id, &ins); err != nil {
+			return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
+		}
+		if fresh[id] {
+			if !ins {
+				return fmt.Errorf("%w: %s", ErrClaimLost, id)
+			}
+			inserted++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
+	}
+	if want := countFresh(recs, fresh); inserted < want {
+		return fmt.Errorf("%w: %d of %d", ErrClaimLost, want-inserted, want)
+	}
 	return nil
+}
+
+// countFresh is how many of recs are in fresh.
+func countFresh(recs []Record, fresh map[string]bool) int {
+	n := 0
+	for _, r := range recs {
+		if fresh[r.MessageID] {
+			n++
+		}
+	}
+	return n
 }
 
 // canonical returns recs with canonical UUIDs, sorted by message_id so that

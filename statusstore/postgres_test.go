@@ -63,41 +63,89 @@ func TestClaimBatchEmpty(t *testing.T) {
 	}
 }
 
-// TestClaimBatchSerialises checks that a second worker claiming a message
-// waits for the first one's transaction and then sees its completed status.
+// TestClaimBatchSerialises checks both kinds of claim of one message by two
+// transactions: on a message with a row, the second claim waits for the
+// first transaction and then sees its status; on a new message, both claim
+// it, and the one that settles second fails with ErrClaimLost, so that its
+// writes are rolled back rather than committed twice.
 func TestClaimBatchSerialises(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := newPool(t)
-	r := newRecord()
-	first, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
+	settle := func(tx pgx.Tx, r Record) error {
+		claimed, err := ClaimBatch(ctx, tx, []Record{r})
+		if err != nil {
+			return err
+		}
+		_, had := claimed[r.MessageID]
+		done, _ := Apply(r, Change{To: Processing, Attempt: 1, At: t0.Add(time.Minute)})
+		done, _ = Apply(done, Change{To: Completed, Attempt: 1, At: t0.Add(time.Minute)})
+		return SettleBatch(ctx, tx, []Record{done}, map[string]bool{r.MessageID: !had})
 	}
-	defer first.Rollback(ctx)
-	if _, err := ClaimBatch(ctx, first, []Record{r}); err != nil {
-		t.Fatal(err)
-	}
-	type claim struct {
-		r   Record
-		err error
-	}
-	second := make(chan claim, 1)
-	go func() {
-		claimed, err := claimAndCommit(ctx, pool, r)
-		second <- claim{claimed[r.MessageID], err}
-	}()
-	waitForLockWaiter(t, pool)
-	done, _ := Apply(r, Change{To: Completed, Attempt: 1, At: t0.Add(time.Minute)})
-	if err := UpsertBatch(ctx, first, []Record{done}); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-second; got.err != nil || got.r.Status != Completed {
-		t.Fatalf("second claim saw %q (err %v), want the first's completed", got.r.Status, got.err)
-	}
+
+	t.Run("new message", func(t *testing.T) {
+		r := newRecord()
+		first, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Rollback(ctx)
+		second, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer second.Rollback(ctx)
+		for _, tx := range []pgx.Tx{first, second} {
+			if claimed, err := ClaimBatch(ctx, tx, []Record{r}); err != nil || len(claimed) != 0 {
+				t.Fatalf("claim of a new message: %v, %v", claimed, err)
+			}
+		}
+		if err := settle(first, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done, _ := Apply(r, Change{To: Processing, Attempt: 2, At: t0.Add(time.Hour)})
+		done, _ = Apply(done, Change{To: Completed, Attempt: 2, At: t0.Add(time.Hour)})
+		if err := SettleBatch(ctx, second, []Record{done}, map[string]bool{r.MessageID: true}); !errors.Is(err, ErrClaimLost) {
+			t.Fatalf("second settle of a new message: %v, want ErrClaimLost", err)
+		}
+	})
+
+	t.Run("message with a row", func(t *testing.T) {
+		r := newRecord()
+		if err := NewPostgres(pool).Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		first, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Rollback(ctx)
+		if _, err := ClaimBatch(ctx, first, []Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		type claim struct {
+			r   Record
+			err error
+		}
+		second := make(chan claim, 1)
+		go func() {
+			claimed, err := claimAndCommit(ctx, pool, r)
+			second <- claim{claimed[r.MessageID], err}
+		}()
+		waitForLockWaiter(t, pool)
+		if err := settle(first, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-second; got.err != nil || got.r.Status != Completed {
+			t.Fatalf("second claim saw %q (err %v), want the first's completed", got.r.Status, got.err)
+		}
+	})
 }
 
 func claimAndCommit(ctx context.Context, pool *pgxpool.Pool, r Record) (map[string]Record, error) {

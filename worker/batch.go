@@ -234,6 +234,11 @@ func (w *Worker) settleClaimed(ctx context.Context, items []*item, c *claim) err
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, statusstore.ErrClaimLost):
+		// Another worker settled a message of this batch while this one
+		// wrote it: everything was rolled back; a new claim finds its row.
+		w.log.Info("a message of the batch was settled elsewhere meanwhile; claiming again", "err", err)
+		return w.settle(ctx, items)
 	case Environmental(err):
 		markRetry(items, err)
 		return err
@@ -342,12 +347,13 @@ func (w *Worker) commitClaimed(ctx context.Context, items []*item, c *claim) (er
 	now := time.Now().UTC()
 	decided := make([]item, len(items))
 	var todo []int
+	fresh := make(map[string]bool, len(items))
 	for i, it := range items {
 		d := *it
 		d.reason, d.final, d.kv, d.adopt = nil, nil, nil, nil
 		row, ok := rows[it.id]
 		if !ok {
-			row = it.base
+			row, fresh[it.id] = it.base, true
 		}
 		if w.decide(&d, row, now) {
 			todo = append(todo, i)
@@ -363,7 +369,7 @@ func (w *Worker) commitClaimed(ctx context.Context, items []*item, c *claim) (er
 			finals = append(finals, *d.final)
 		}
 	}
-	if err := statusstore.UpsertBatch(ctx, tx, finals); err != nil {
+	if err := statusstore.SettleBatch(ctx, tx, finals, fresh); err != nil {
 		return fmt.Errorf("write status rows: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -15,11 +15,14 @@
 //  2. marks each message processing in KV, but only once the batch has been
 //     in hand for ProcessingAfter (500ms): a batch settled sooner writes
 //     each KV record once, in 7, its history passing through processing;
-//  3. opens one transaction and claims the messages (an advisory lock per
-//     message_id, then SELECT … FOR UPDATE of the rows that exist, in one
-//     round trip). A message whose row is already completed is only
-//     acknowledged: this is what makes a redelivery after a crash between
-//     commit and ack harmless. A new message gets its row once, in 5;
+//  3. opens one transaction and claims the messages: SELECT … FOR UPDATE
+//     of the message_status rows that exist. A message whose row is
+//     already completed is only acknowledged: this is what makes a
+//     redelivery after a crash between commit and ack harmless. A new
+//     message is claimed optimistically and gets its row once, in 5; if
+//     another worker settled it meanwhile, 5 finds that row
+//     (statusstore.ErrClaimLost), the transaction is rolled back and the
+//     batch claimed again;
 //  4. calls Handler.Handle with the others. A per-message permanent error
 //     fails that message; a per-message transient error retries it. A
 //     batch-level error rolls back: transient → every message is retried;

@@ -942,3 +942,58 @@ func TestProcessingStatusOnlyWhenSlow(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimLostToAnotherWorker has another "worker" settle a message while
+// this worker's transaction writes it (the message had no row at the
+// claim): this worker's settle must find the row, roll back its writes and
+// claim again, then acknowledge the message as a duplicate.
+func TestClaimLostToAnotherWorker(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	id := f.publish(testBody{N: 7})
+	var calls int
+	var mu sync.Mutex
+	h := HandlerFunc(func(ctx context.Context, tx pgx.Tx, batch []*wire.Envelope) ([]Result, error) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		results := make([]Result, len(batch))
+		for i, env := range batch {
+			if first {
+				// The other worker commits first, from its own session.
+				if _, err := f.pool.Exec(ctx, `INSERT INTO items (message_id, n) VALUES ($1, 70)`, env.MessageID); err != nil {
+					return nil, err
+				}
+				rec := statusstore.NewAccepted(env, time.Now())
+				rec, _ = statusstore.Apply(rec, statusstore.Change{To: statusstore.Processing, At: time.Now(), Attempt: 1})
+				rec, _ = statusstore.Apply(rec, statusstore.Change{To: statusstore.Completed, At: time.Now(), Attempt: 1, Entities: map[string]int{"items": 1}})
+				if err := statusstore.UpsertBatch(ctx, f.pool, []statusstore.Record{rec}); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO items (message_id, n) VALUES ($1, 7) ON CONFLICT (message_id) DO UPDATE SET n = 7`, env.MessageID); err != nil {
+				return nil, err
+			}
+			results[i].Entities = map[string]int{"items": 1}
+		}
+		return results, nil
+	})
+	f.start(f.config(), h)
+	if r := f.waitTerminal(id); r.Status != statusstore.Completed {
+		t.Fatalf("record %+v, want completed", r)
+	}
+	waitAcked(t, f)
+	var n int
+	if err := f.pool.QueryRow(context.Background(), `SELECT n FROM items WHERE message_id = $1`, id).Scan(&n); err != nil || n != 70 {
+		t.Fatalf("items.n = %d (%v), want 70: the losing transaction's write must be rolled back", n, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("handler called %d times, want 1 (the second claim finds the message completed)", calls)
+	}
+	if dl := f.deadLetters(); len(dl) != 0 {
+		t.Errorf("dead letters %+v, want none", dl)
+	}
+}
