@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,62 @@ func TestStalledWorkerFailsLiveness(t *testing.T) {
 			t.Fatalf("/livez %d after the batch settled, want 200", code)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPoolPlansByIndex checks the planner settings ConfigurePool gives the
+// worker's sessions: keyed lookups use their index even on a table without
+// statistics, and a statement that must scan is not JIT-compiled for the
+// cost charged to a disabled scan.
+func TestPoolPlansByIndex(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	pc, err := pgxpool.ParseConfig(f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.config().ConfigurePool(pc)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	explain := func(q string) string {
+		rows, err := pool.Query(ctx, `EXPLAIN (ANALYZE) `+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		return strings.Join(plan, "\n")
+	}
+	// A child table as generated code writes it, filled before autovacuum
+	// could analyse it: the planner knows nothing of its keys.
+	children := `CREATE TABLE children (parent bigint, line int, UNIQUE (parent, line)) WITH (autovacuum_enabled = false);
+		INSERT INTO children SELECT g, l FROM generate_series(1, 10000) g, generate_series(1, 4) l`
+	if _, err := pool.Exec(ctx, children); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = strconv.Itoa(20001 + i)
+	}
+	lookup := `SELECT * FROM children x JOIN unnest('{` + strings.Join(keys, ",") + `}'::text[]) AS s (parent) ON x.parent = s.parent::bigint`
+	if plan := explain(lookup); strings.Contains(plan, "Seq Scan on children") {
+		t.Errorf("a keyed lookup scans the whole table:\n%s", plan)
+	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE no_index AS SELECT g AS n FROM generate_series(1, 100) g`); err != nil {
+		t.Fatal(err)
+	}
+	if plan := explain(`SELECT count(*) FROM no_index WHERE n > 10`); strings.Contains(plan, "JIT") {
+		t.Errorf("a scan was JIT-compiled:\n%s", plan)
 	}
 }

@@ -133,11 +133,15 @@ func (w *Worker) Live() error {
 // of a re-sent parent's stale children as a scan of the whole child table:
 // at 40,000 line items that scan was 12 ms a batch, growing with every
 // batch, and a backlog drained into a new database 30% slower. A scan
-// stays possible where no index can serve.
+// stays possible where no index can serve; jit is off with it, since the
+// cost a disabled scan is charged would otherwise have PostgreSQL compile
+// each such statement (a few hundred milliseconds), and the worker's short
+// statements never gain from compiling.
 func (c Config) ConfigurePool(pc *pgxpool.Config) {
 	c = c.withDefaults()
 	params := pc.ConnConfig.RuntimeParams
 	params["enable_seqscan"] = "off"
+	params["jit"] = "off"
 	params["lock_timeout"] = millis(c.LockTimeout)
 	params["statement_timeout"] = millis(c.StatementTimeout)
 	params["idle_in_transaction_session_timeout"] = millis(c.IdleInTransactionTimeout)
