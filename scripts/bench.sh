@@ -336,6 +336,13 @@ phase_gateway() {
   run_bench gw-rate --url "$gateway_url" --mode message -c 64 --size 256 --rate 2000 --duration "$DUR"
   watched=()
   stop_gateway
+  # The end-to-end phases get a server without these phases' millions of
+  # messages to store and index.
+  if [[ -n $natscli ]]; then
+    for st in "GW$tag" "GW${tag}_DLQ" "KV_GWS$tag"; do
+      "$natscli" -s "$nats_url" stream rm -f "$st" >/dev/null 2>&1 || true
+    done
+  fi
 }
 
 worker_rss=0
