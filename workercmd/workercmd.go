@@ -145,6 +145,7 @@ func (s *runSettings) define(f *envflag.Set, app App) {
 	f.Duration(&s.cfg.AckWait, "ack-wait", "NOMNOM_ACK_WAIT", d.AckWait, "JetStream ack wait of the consumer")
 	f.Int(&s.cfg.MaxAckPending, "max-ack-pending", "NOMNOM_MAX_ACK_PENDING", d.MaxAckPending, "messages in flight across all workers")
 	f.Int(&s.cfg.KVConcurrency, "kv-concurrency", "NOMNOM_KV_CONCURRENCY", d.KVConcurrency, "goroutines writing status records to KV")
+	f.Int(&s.cfg.Concurrency, "concurrency", "NOMNOM_CONCURRENCY", d.Concurrency, "batches written at once, each in its own transaction (above 1, batches may commit out of fetch order)")
 	f.Duration(&s.cfg.LockTimeout, "lock-timeout", "NOMNOM_LOCK_TIMEOUT", d.LockTimeout, "PostgreSQL lock_timeout of the worker's sessions")
 	f.Duration(&s.cfg.StatementTimeout, "statement-timeout", "NOMNOM_STATEMENT_TIMEOUT", d.StatementTimeout, "PostgreSQL statement_timeout of the worker's sessions")
 	f.Duration(&s.cfg.IdleInTransactionTimeout, "idle-in-transaction-timeout", "NOMNOM_IDLE_IN_TRANSACTION_TIMEOUT", d.IdleInTransactionTimeout, "PostgreSQL idle_in_transaction_session_timeout of the worker's sessions")
@@ -166,6 +167,7 @@ var settingNames = map[string]string{
 	"AckWait":         "NOMNOM_ACK_WAIT (--ack-wait)",
 	"MaxAckPending":   "NOMNOM_MAX_ACK_PENDING (--max-ack-pending)",
 	"KVConcurrency":   "NOMNOM_KV_CONCURRENCY (--kv-concurrency)",
+	"Concurrency":     "NOMNOM_CONCURRENCY (--concurrency)",
 	"ShutdownTimeout": "NOMNOM_SHUTDOWN_TIMEOUT (--shutdown-timeout)",
 
 	"LockTimeout":              "NOMNOM_LOCK_TIMEOUT (--lock-timeout)",
