@@ -63,11 +63,7 @@ const selectSQL = `SELECT revision, to_jsonb(m) FROM message_status m`
 
 // Create implements Store with an insert that does nothing on conflict.
 func (s *Postgres) Create(ctx context.Context, r Record) error {
-	arg, err := encodeRows([]Record{r})
-	if err != nil {
-		return err
-	}
-	tag, err := s.db.Exec(ctx, insertSQL, arg)
+	tag, err := s.db.Exec(ctx, insertSQL, encodeRows([]Record{r}))
 	if err != nil {
 		return fmt.Errorf("statusstore: create %s: %w", r.MessageID, err)
 	}
@@ -124,10 +120,7 @@ func (s *Postgres) tryUpdate(ctx context.Context, id string, fn func(Record, boo
 		return cur, false, err
 	}
 	next.MessageID = id
-	arg, err := encodeRows([]Record{next})
-	if err != nil {
-		return Record{}, false, err
-	}
+	arg := encodeRows([]Record{next})
 	var tag pgconn.CommandTag
 	if found {
 		tag, err = s.db.Exec(ctx, updateSQL, arg, rev)
@@ -219,49 +212,38 @@ func SettleBatch(ctx context.Context, q DBTX, recs []Record, fresh map[string]bo
 	if err != nil || len(recs) == 0 {
 		return err
 	}
-	arg, err := encodeRows(recs)
-	if err != nil {
-		return err
-	}
-	rows, err := q.Query(ctx, upsertSQL, arg)
+	rows, err := q.Query(ctx, upsertSQL, encodeRows(recs))
 	if err != nil {
 		return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
 	}
 	defer rows.Close()
-	inserted := 0
+	// A fresh message this statement did not insert (it updated another
+	// transaction's row, or left it as it was) has been lost.
+	lost := make(map[string]bool, len(fresh))
+	for _, r := range recs {
+		if fresh[r.MessageID] {
+			lost[r.MessageID] = true
+		}
+	}
 	for rows.Next() {
 		var (
-			id  string
-			ins bool
+			id       string
+			inserted bool
 		)
-		if err := rows.Scan(&id, &ins); err != nil {
+		if err := rows.Scan(&id, &inserted); err != nil {
 			return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
 		}
-		if fresh[id] {
-			if !ins {
-				return fmt.Errorf("%w: %s", ErrClaimLost, id)
-			}
-			inserted++
+		if inserted {
+			delete(lost, id)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("statusstore: upsert %d records: %w", len(recs), err)
 	}
-	if want := countFresh(recs, fresh); inserted < want {
-		return fmt.Errorf("%w: %d of %d", ErrClaimLost, want-inserted, want)
+	if len(lost) > 0 {
+		return fmt.Errorf("%w: %d of the batch", ErrClaimLost, len(lost))
 	}
 	return nil
-}
-
-// countFresh is how many of recs are in fresh.
-func countFresh(recs []Record, fresh map[string]bool) int {
-	n := 0
-	for _, r := range recs {
-		if fresh[r.MessageID] {
-			n++
-		}
-	}
-	return n
 }
 
 // canonical returns recs with canonical UUIDs, sorted by message_id so that
@@ -295,7 +277,7 @@ func furthestFirst(a, b Record) int {
 	return 0
 }
 
-func encodeRows(recs []Record) ([]byte, error) {
+func encodeRows(recs []Record) []byte {
 	b := make([]byte, 0, 512*len(recs)+2)
 	b = append(b, '[')
 	for i := range recs {
@@ -304,7 +286,7 @@ func encodeRows(recs []Record) ([]byte, error) {
 		}
 		b = recs[i].AppendJSON(b)
 	}
-	return append(b, ']'), nil
+	return append(b, ']')
 }
 
 func scanRecord(row pgx.Row) (Record, int64, error) {

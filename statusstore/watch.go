@@ -44,7 +44,6 @@ type Watcher struct {
 
 	mu     sync.Mutex
 	last   uint64 // the last revision seen
-	resume bool   // a watch of the current generation went live: restart after last
 	keys   map[string]map[*Subscription]struct{}
 	all    map[*Subscription]struct{}
 	gen    *generation // the watch serving subscriptions now; nil when none is wanted
@@ -57,10 +56,21 @@ type Watcher struct {
 const DefaultLinger = 30 * time.Second
 
 // generation is one run of the watch's consumer, from the demand that
-// starts it to the idle spell that ends it.
+// starts it to the idle spell that ends it. A watch restarted after an
+// error within a live generation resumes after the last revision seen.
 type generation struct {
 	live  chan struct{} // closed once the consumer exists
 	start uint64        // the revision it delivers every change after
+}
+
+// isLive reports whether the generation's consumer has existed.
+func (g *generation) isLive() bool {
+	select {
+	case <-g.live:
+		return true
+	default:
+		return false
+	}
 }
 
 // NewWatcher returns a watcher of the bucket; Run starts it.
@@ -114,12 +124,12 @@ func (w *Watcher) want() {
 // been idle for Linger (it then returns nil).
 func (w *Watcher) watch(ctx context.Context) error {
 	w.mu.Lock()
-	g, last, resume := w.gen, w.last, w.resume
+	g, last := w.gen, w.last
 	w.mu.Unlock()
 	if g == nil {
 		return nil // every subscription left before the watch started
 	}
-	if !resume {
+	if !g.isLive() {
 		// A new watch starts after the bucket's last revision, named
 		// explicitly rather than "updates only": the server then delivers
 		// every later write whenever its consumer is created, so nothing
@@ -140,10 +150,8 @@ func (w *Watcher) watch(ctx context.Context) error {
 	}
 	defer kw.Stop()
 	w.mu.Lock()
-	w.last, w.resume = max(w.last, last), true
-	select {
-	case <-g.live:
-	default:
+	w.last = max(w.last, last)
+	if !g.isLive() {
 		g.start = w.last
 		close(g.live)
 	}
@@ -178,7 +186,7 @@ func (w *Watcher) retire() bool {
 	if len(w.keys) > 0 || len(w.all) > 0 || time.Since(w.idle) < w.Linger {
 		return false
 	}
-	w.gen, w.resume = nil, false
+	w.gen = nil
 	return true
 }
 
@@ -314,14 +322,12 @@ func (w *Watcher) subscribe(ctx context.Context, s *Subscription) (after uint64,
 		w.gen = g
 		w.want()
 	}
-	select {
-	case <-g.live:
-		// Live already: the watch delivers every change after the last
-		// one it dispatched before s was registered.
+	if g.isLive() {
+		// The watch delivers every change after the last one it
+		// dispatched before s was registered.
 		after = w.last
 		w.mu.Unlock()
 		return after, nil
-	default:
 	}
 	w.mu.Unlock()
 	select {
