@@ -10,7 +10,7 @@ PORT      ?= 8080
 # Only `run` passes these on: the tests must never pick them up.
 RUN_ENV = DATABASE_URL='$(DATABASE_URL)' NATS_URL='$(NATS_URL)' PORT='$(PORT)'
 
-.PHONY: build build-platform run test test-short fuzz generate check-generated e2e compose-e2e e2e-compose images bench helm-test clean
+.PHONY: build build-platform run test test-short fuzz openapi-lint generate check-generated e2e compose-e2e e2e-compose images bench helm-test clean
 
 SHELL := bash
 .SHELLFLAGS := -o pipefail -ec
@@ -42,11 +42,18 @@ test:
 	$(GO) test -count=1 -timeout 45m -json ./... | $(GO) run ./internal/testprogress
 	cd deploy/helm && $(GO) test -count=1 ./...
 	$(MAKE) fuzz
+	$(MAKE) openapi-lint
+
+## openapi-lint: the gateway's OpenAPI document through pinned Redocly
+## (recommended) and Spectral (spectral:oas); needs node and the npm registry
+## the first time, a cache dir (NOMNOM_LINT_CACHE) afterwards.
+openapi-lint:
+	scripts/openapi-lint.sh
 
 # fuzz: each fuzz target for a short fixed time (the parsers of what clients
 # and the stream send: body scanner, NDJSON splitter, envelope decoder).
 FUZZTIME ?= 8s
-FUZZ_TARGETS = gateway:FuzzScanJSON gateway:FuzzSplitNDJSON gateway:FuzzEnvelopeOfAcceptedBody wire:FuzzDecodeEnvelope
+FUZZ_TARGETS = gateway:FuzzScanJSON gateway:FuzzSplitNDJSON gateway:FuzzEnvelopeOfAcceptedBody wire:FuzzDecodeEnvelope codegen:FuzzValidateGenerate
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz: $${t#*:} ($(FUZZTIME))"; \

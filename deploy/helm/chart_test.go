@@ -54,6 +54,7 @@ type renderOpts struct {
 	files []string // -f
 	set   []string // --set
 	keda  bool     // the cluster serves keda.sh/v1alpha1
+	apis  []string // further API versions the cluster serves (--api-versions)
 	kube  *chartutil.KubeVersion
 }
 
@@ -103,6 +104,7 @@ func render(t *testing.T, o renderOpts) (*manifest, error) {
 	if o.keda {
 		inst.APIVersions = chartutil.VersionSet{kedaAPI, kedaAPI + "/ScaledObject"}
 	}
+	inst.APIVersions = append(inst.APIVersions, o.apis...)
 	rel, err := inst.Run(ch, renderValues(t, o))
 	if err != nil {
 		return nil, err
@@ -172,6 +174,8 @@ func typedFor(kind string) any {
 		return &policyv1.PodDisruptionBudget{}
 	case "Job":
 		return &batchv1.Job{}
+	case "ConfigMap":
+		return &corev1.ConfigMap{}
 	}
 	return nil
 }

@@ -233,7 +233,7 @@ function messageList(filter, opts) {
 
 function outcomeTable(ans) {
   return el("table", { class: "outcomes" },
-    el("thead", {}, el("tr", {}, el("th", { text: "message" }), el("th", { text: "outcome" }), el("th", { text: "redrives" }), el("th", { text: "error" }))),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "message" }), el("th", { scope: "col", text: "outcome" }), el("th", { scope: "col", text: "redrives" }), el("th", { scope: "col", text: "error" }))),
     el("tbody", {}, ...ans.results.map((r) => el("tr", { "data-id": r.message_id },
       el("td", {}, el("code", { text: r.message_id })),
       el("td", { class: "outcome", text: r.outcome }),
@@ -301,7 +301,7 @@ pages.overview = async function () {
     ]);
     $("#window").textContent = "received in the last " + ov.window.replace(/0m0s$/, "");
     const head = $("#by-entity thead tr");
-    head.replaceChildren(el("th", { text: "entity" }), ...STATES.map((s) => el("th", { text: s })));
+    head.replaceChildren(el("th", { scope: "col", text: "entity" }), ...STATES.map((s) => el("th", { scope: "col", text: s })));
     fill($("#by-entity tbody"), Object.keys(byEntity).sort().map((e) =>
       el("tr", {}, el("td", {}, el("a", { href: "/ui/messages?entity=" + encodeURIComponent(e === "(none)" ? "" : e), text: e })),
         ...STATES.map((s) => el("td", { class: "num", text: byEntity[e][s] || 0 })))));
@@ -379,7 +379,7 @@ pages.entities = async function () {
       $("#rows-section").hidden = false;
       $("#rows-table").textContent = r.table;
       $("#rows-order").textContent = "ordered by " + r.ordered_by.join(", ") + ", highest first";
-      $("#rows thead").replaceChildren(el("tr", {}, ...r.fields.map((f) => el("th", { text: f }))));
+      $("#rows thead").replaceChildren(el("tr", {}, ...r.fields.map((f) => el("th", { scope: "col", text: f }))));
       fill($("#rows tbody"), r.rows.map((row) => el("tr", {}, ...row.map((v) => el("td", { class: v === null ? "null" : "", text: v === null ? "null" : v })))));
       showError("");
     } catch (e) { fail(e); }
