@@ -53,7 +53,7 @@ openapi-lint:
 # fuzz: each fuzz target for a short fixed time (the parsers of what clients
 # and the stream send: body scanner, NDJSON splitter, envelope decoder).
 FUZZTIME ?= 8s
-FUZZ_TARGETS = gateway:FuzzScanJSON gateway:FuzzSplitNDJSON gateway:FuzzEnvelopeOfAcceptedBody wire:FuzzDecodeEnvelope
+FUZZ_TARGETS = gateway:FuzzScanJSON gateway:FuzzSplitNDJSON gateway:FuzzEnvelopeOfAcceptedBody wire:FuzzDecodeEnvelope codegen:FuzzValidateGenerate
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz: $${t#*:} ($(FUZZTIME))"; \

@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"validate": {"check entity definitions without generating", runValidate},
 	"version":  {"print the version", runVersion},
 	"status":   {"print a message's status record: status ID [--wait 30s]", runStatus},
+	"topology": {"create or update the streams and the status bucket: topology apply", runTopology},
 	"messages": {"search status records: messages [--status failed] [--entity E] ...", runMessages},
 }
 

@@ -67,7 +67,11 @@ func LoadFiles(files map[string][]byte) (*Model, error) {
 		m.Entities = append(m.Entities, parseFile(name, files[name], &errs)...)
 	}
 	if len(m.Entities) == 0 && len(errs) == 0 {
-		errs.add(Pos{File: names[0], Line: 1}, "", "no entity defined")
+		file := "(no file)"
+		if len(names) > 0 {
+			file = names[0]
+		}
+		errs.add(Pos{File: file, Line: 1}, "", "no entity defined")
 	}
 	resolveOrigin(m, &errs)
 	validate(m, &errs)

@@ -226,6 +226,9 @@ func TestOriginUnsupported(t *testing.T) {
 			"---\napiVersion: nomnom.io/v1\nkind: Entity\nmetadata: {name: Filename}\nspec:\n  type: root\n  fields:\n    - {name: facility_id, type: string}\n  persistence: {enabled: false}\n" +
 			"---\napiVersion: nomnom.io/v1\nkind: Entity\nmetadata: {name: Message}\nspec:\n  type: root\n  fields:\n    - {name: text, type: string}\n  persistence: {enabled: false}\n",
 			[]string{"e.yaml:9: spec.derivation.parents: parents Filename, Message are not on one line of descent"}},
+		{"repeatedFor over a go transform's camelCase output", "apiVersion: nomnom.io/v1\nkind: Entity\nmetadata: {name: Hl7Message}\nspec:\n  type: root\n  fields:\n    - {name: messageId, type: string, constraints: {primaryKey: true}}\n    - {name: rawText, type: string}\n    - name: dg1Segments\n      type: json\n      source:\n        transform: go:dg1Segments\n        inputs: [rawText]\n  persistence: {enabled: false}\n" +
+			"---\napiVersion: nomnom.io/v1\nkind: Entity\nmetadata: {name: Diagnosis}\nspec:\n  type: derived\n  derivation:\n    repeatedFor: {entity: Hl7Message, field: dg1Segments, itemName: segment}\n  fields:\n    - {name: code, type: string}\n",
+			[]string{`e.yaml:22: spec.derivation.repeatedFor.field: Hl7Message.dg1_segments (e.yaml:9) is computed by the transform go:dg1Segments, while repeatedFor.field "dg1Segments" is looked up as a path in Hl7Message's object in the message`}},
 		{"legacy transform", legacy("    - name: line_item_count\n      type: Integer\n      computed_from:\n        transform: count_children\n        sources: []\n        args: {child_entity: OrderLineItem}\n"),
 			[]string{`e.yaml:8: entity.fields[0].computed_from.transform: transform "count_children" has no nomnom equivalent`, "go:countChildren"}},
 		{"legacy type", legacy("    - {name: tags, type: \"Map[String]\"}\n"),

@@ -185,11 +185,20 @@ func validateDerivation(m *Model, e *Entity, errs *ErrorList) {
 		// The items are read from the parent's object in the message: a
 		// field of that name computed by nomnom is not there, and every
 		// message would complete with no item written.
-		if f.Name == rf.Field && f.readPath() != rf.Field {
+		if sameName(f.Name, rf.Field) && f.readPath() != rf.Field {
 			errs.add(rf.Pos, "spec.derivation.repeatedFor.field", "%s.%s (%s) is %s, while repeatedFor.field %q is looked up as a path in %s's object in the message, where that value is not: no item would ever be found; point field at the array in the message%s",
 				parent.Name, f.Name, f.Pos, computedBy(f), rf.Field, parent.Name, inputHint(f))
 		}
 	}
+}
+
+// sameName says whether a field name and a repeatedFor path name the same
+// value as written, whatever their case or underscores: under nomnom.io/v1
+// the field dg1Segments is the column dg1_segments, and repeatedFor names
+// it dg1Segments, DG1Segments or dg1_segments alike.
+func sameName(field, path string) bool {
+	fold := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "")) }
+	return fold(field) == fold(path)
 }
 
 // computedBy says where a field's value comes from when it is not a path

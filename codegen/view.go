@@ -237,7 +237,12 @@ func (v *view) field(e *ventity, f *Field) *vfield {
 		for _, in := range t.Inputs {
 			vf.Inputs = append(vf.Inputs, e.key(in))
 		}
-		vf.Key = vf.Inputs[0]
+		// Errors are reported at the first input, or at the field itself
+		// for a transform that reads nothing but its args.
+		vf.Key = f.Name
+		if len(vf.Inputs) > 0 {
+			vf.Key = vf.Inputs[0]
+		}
 	default:
 		vf.Key = e.key(f.readPath())
 	}

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -15,8 +14,10 @@ import (
 const DefaultEntityToken = "default"
 
 // Topology names the streams and the bucket of one deployment and holds their
-// one configuration. The gateway, the workers and the CLI all call Ensure on
-// it, so a stream is never created two different ways.
+// one configuration. One owner (nomnom topology apply, or a gateway run with
+// NOMNOM_TOPOLOGY_APPLY) calls Apply on it; every other process calls Ensure,
+// which keeps what the server holds, so a process started with other
+// defaults never shrinks a stream's retention.
 type Topology struct {
 	// Stream is the main stream (default MESSAGES); its dead-letter stream is
 	// Stream + "_DLQ".
@@ -199,22 +200,4 @@ func (t Topology) ConsumerConfig(o ConsumerOptions) jetstream.ConsumerConfig {
 		FilterSubjects: filters,
 		Replicas:       t.Replicas,
 	}
-}
-
-// Ensure creates or updates both streams and the status bucket, and returns
-// the bucket. It is safe to call from every process at every start.
-func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) (jetstream.KeyValue, error) {
-	if err := t.Validate(); err != nil {
-		return nil, err
-	}
-	for _, cfg := range []jetstream.StreamConfig{t.StreamConfig(), t.DLQStreamConfig()} {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
-		}
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, t.StatusBucketConfig())
-	if err != nil {
-		return nil, fmt.Errorf("ensure bucket %s: %w", t.StatusBucket, err)
-	}
-	return kv, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,11 +30,30 @@ const (
 	UntypedLeave Untyped = "false"
 )
 
-// source is what the fetch loop and the lag poller need of the stream: one
+// source is what the fetch loops and the lag poller need of the stream: one
 // consumer, or several on a server without multi-subject filters.
 type source interface {
-	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
 	Info(ctx context.Context) (*jetstream.ConsumerInfo, error)
+}
+
+// fetcher is one consumer, fetched by a loop of its own.
+type fetcher interface {
+	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
+}
+
+// fetchers lists the consumers of src. Each gets a fetch loop of its own:
+// fetched in turn, an idle consumer's fetch would wait out BatchWait while
+// a busy one's backlog waited behind it.
+func fetchers(src source) []fetcher {
+	set, ok := src.(*consumerSet)
+	if !ok {
+		return []fetcher{src.(fetcher)}
+	}
+	out := make([]fetcher, len(set.consumers))
+	for i, c := range set.consumers {
+		out[i] = c
+	}
+	return out
 }
 
 // subjects lists the subjects this worker consumes: its entities' and,
@@ -96,7 +114,8 @@ func (w *Worker) untypedTakenBy(ctx context.Context) (string, error) {
 
 // openConsumers creates or updates the durable consumer of subjects. A
 // server older than 2.10 filters one subject per consumer: there, each
-// subject gets a consumer of its own, <Consumer>-<token>, fetched in turn.
+// subject gets a consumer of its own, <Consumer>-<token>, each fetched by a
+// loop of its own.
 func (w *Worker) openConsumers(ctx context.Context, subjects []string) (source, error) {
 	top := w.cfg.Topology
 	opts := func(durable string, subjects []string) jetstream.ConsumerConfig {
@@ -138,20 +157,10 @@ func multiFilter(version string) bool {
 	return major > 2 || (major == 2 && minor >= 10)
 }
 
-// consumerSet fetches from several consumers in turn, one per fetch, so
-// that every subject is served while each batch comes from one consumer.
+// consumerSet is the consumers of a worker on a server without
+// multi-subject filters, one per subject.
 type consumerSet struct {
-	mu        sync.Mutex
-	next      int
 	consumers []jetstream.Consumer
-}
-
-func (s *consumerSet) Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
-	s.mu.Lock()
-	c := s.consumers[s.next%len(s.consumers)]
-	s.next++
-	s.mu.Unlock()
-	return c.Fetch(batch, opts...)
 }
 
 // Info sums the pending counts of the consumers.

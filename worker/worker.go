@@ -239,10 +239,25 @@ func (w *Worker) loop() {
 // heldPoll is how often a worker held by Hold looks whether it is released.
 const heldPoll = 250 * time.Millisecond
 
-// fetchLoop fetches batches into out until Stop, then closes it. Every
-// fetched batch is handed over, so none is left unsettled.
+// fetchLoop fetches batches into out until Stop, then closes it: one loop
+// per consumer, so that each batch comes from one consumer and none waits
+// on another's empty fetch. Every fetched batch is handed over, so none is
+// left unsettled.
 func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 	defer close(out)
+	var loops sync.WaitGroup
+	for _, f := range fetchers(w.consumer) {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			w.fetchFrom(f, out)
+		}()
+	}
+	loops.Wait()
+}
+
+// fetchFrom fetches batches of one consumer into out until Stop.
+func (w *Worker) fetchFrom(f fetcher, out chan<- []jetstream.Msg) {
 	stopping := w.life.Context()
 	retry := backoff.New(fetchRetry)
 	for stopping.Err() == nil {
@@ -250,7 +265,7 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 			_ = backoff.Sleep(stopping, heldPoll)
 			continue
 		}
-		msgs, err := w.fetch()
+		msgs, err := w.fetch(f)
 		if err != nil {
 			if fails := retry.Retries() + 1; fails == 1 || fails%100 == 0 {
 				w.log.Warn("fetch failed; retrying", "err", err, "failures", fails)
@@ -268,9 +283,9 @@ func (w *Worker) fetchLoop(out chan<- []jetstream.Msg) {
 	}
 }
 
-// fetch returns the next batch, empty when none came within BatchWait.
-func (w *Worker) fetch() ([]jetstream.Msg, error) {
-	batch, err := w.consumer.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
+// fetch returns the next batch of f, empty when none came within BatchWait.
+func (w *Worker) fetch(f fetcher) ([]jetstream.Msg, error) {
+	batch, err := f.Fetch(w.cfg.BatchSize, jetstream.FetchMaxWait(w.cfg.BatchWait))
 	if err != nil {
 		return nil, err
 	}

@@ -89,13 +89,13 @@ func (b *Batch) Begin() {
 }
 
 // Counts is the number of distinct rows per table the current message
-// added: a row its message carries twice is written once.
+// added: a row its message carries twice is written once. Every table is
+// listed, a table the message wrote no row to with 0, so a status shows
+// what a message did not write as well as what it wrote.
 func (b *Batch) Counts() map[string]int {
-	out := map[string]int{}
+	out := make(map[string]int, len(b.added))
 	for i, keys := range b.added {
-		if len(keys) > 0 {
-			out[b.tables[i].Name] = len(keys)
-		}
+		out[b.tables[i].Name] = len(keys)
 	}
 	return out
 }

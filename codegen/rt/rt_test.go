@@ -207,3 +207,53 @@ func TestBatchOwnedRowsFollowTheLastOwnerWrite(t *testing.T) {
 		t.Fatalf("owners claimed: %v", b.claims[1])
 	}
 }
+
+// TestItemsOfAnAbsentArrayIsAnError checks that a repeated entity's array
+// missing from its parent's object fails the message at the array's path,
+// while null and [] are no item: a parent present with its items lost must
+// never complete with zero rows.
+func TestItemsOfAnAbsentArrayIsAnError(t *testing.T) {
+	for _, tt := range []struct {
+		body    string
+		items   int
+		wantErr string
+	}{
+		{`{"id": 1, "segments": [{"c": "a"}, {"c": "b"}]}`, 2, ""},
+		{`{"id": 1, "segments": []}`, 0, ""},
+		{`{"id": 1, "segments": null}`, 0, ""},
+		{`{"id": 1}`, 0, "segments: missing"},
+		{`{"id": 1, "segments": "DG1|1"}`, 0, "segments: expected array"},
+	} {
+		var e Errors
+		v, ok := MustJSON(tt.body).Lookup("segments")
+		n := 0
+		for range Items(&e, v, ok, At("", "segments")) {
+			n++
+		}
+		err := e.Err("Message")
+		switch {
+		case n != tt.items:
+			t.Errorf("%s: %d items, want %d", tt.body, n, tt.items)
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.body, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: error %v, want one with %q", tt.body, err, tt.wantErr)
+		}
+	}
+}
+
+// TestBatchCountsListEveryTable checks that a message's counts name every
+// table, with 0 for a table it wrote no row to.
+func TestBatchCountsListEveryTable(t *testing.T) {
+	s := func(v string) *string { return &v }
+	b := NewBatch([]*Table{
+		{Name: "messages", Columns: []string{"id"}, Unicity: []string{"id"}},
+		{Name: "diagnoses", Columns: []string{"id", "n"}, Unicity: []string{"id", "n"}},
+	})
+	b.Begin()
+	b.Add(0, []*string{s("1")})
+	c := b.Counts()
+	if n, ok := c["diagnoses"]; len(c) != 2 || c["messages"] != 1 || !ok || n != 0 {
+		t.Fatalf("counts %v, want messages:1 diagnoses:0", c)
+	}
+}

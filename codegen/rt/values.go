@@ -104,11 +104,17 @@ func Array[T any](conv Conv[T]) Conv[[]T] {
 	}
 }
 
-// Items reads the array a repeated entity is derived from: absent or null
-// is no item.
+// Items reads the array a repeated entity is derived from. Null or [] is
+// no item; an absent array is an error at l, since its parent is in the
+// message and a silently empty set of rows would complete the message
+// without them.
 func Items(e *Errors, v Value, found bool, l Loc) func(yield func(int, Value) bool) {
 	return func(yield func(int, Value) bool) {
-		if !found || v.IsNull() {
+		if !found {
+			e.Add(l, "missing: the array of a repeated entity's items is not in the message, so none of its rows could be written")
+			return
+		}
+		if v.IsNull() {
 			return
 		}
 		if v.kind() != kindArray {
