@@ -89,6 +89,10 @@ func (e *Event) appendJSON(b []byte) []byte {
 		b = append(b, `,"error":`...)
 		b = wire.AppendJSONString(b, e.Error)
 	}
+	if e.Via != "" {
+		b = append(b, `,"via":`...)
+		b = wire.AppendJSONString(b, e.Via)
+	}
 	return append(b, '}')
 }
 

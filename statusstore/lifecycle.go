@@ -66,6 +66,25 @@ func Redrive(r Record, at time.Time) (Record, error) {
 	return next, nil
 }
 
+// ViaReplay is the Via of the history entry a replay adds.
+const ViaReplay = "replay"
+
+// Replay moves a terminal record, completed or failed, back to accepted so
+// that its message is processed again from its stream copy. The earlier
+// steps, the completion included, stay in the history; the new entry says it
+// came from a replay. Redrives counts the replay, which orders the accepted
+// record after the terminal one in every store.
+func Replay(r Record, at time.Time) (Record, error) {
+	if r.Status != Completed && r.Status != Failed {
+		return r, fmt.Errorf("%w: replay of a %s record", ErrTransition, r.Status)
+	}
+	next := advance(r, Accepted, at, r.Attempts, "", nil)
+	next.History[len(next.History)-1].Via = ViaReplay
+	next.Redrives++
+	next.CompletedAt = nil
+	return next, nil
+}
+
 func advance(r Record, to State, at time.Time, attempt int, errMsg string, entities map[string]int) Record {
 	at = at.UTC()
 	next := r

@@ -259,3 +259,36 @@ func clone(r Record) Record {
 }
 
 func equal(a, b Record) bool { return reflect.DeepEqual(a, b) }
+
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	for _, s := range []State{Completed, Failed} {
+		from := at(s, 2)
+		if s == Completed {
+			from, _ = Apply(at(Processing, 2), Change{To: Completed, At: t0, Attempt: 2, Entities: map[string]int{"orders": 1}})
+		}
+		next, err := Replay(from, t0.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("replay of %s: %v", s, err)
+		}
+		last := next.History[len(next.History)-1]
+		switch {
+		case next.Status != Accepted || next.CompletedAt != nil || next.Attempts != 2 || next.Redrives != 1:
+			t.Fatalf("replay of %s: %+v", s, next)
+		case last.Status != Accepted || last.Via != ViaReplay || len(next.History) != len(from.History)+1:
+			t.Fatalf("replay of %s: history %+v", s, next.History)
+		case next.History[len(next.History)-2].Status != s:
+			t.Fatalf("replay of %s dropped the terminal step: %+v", s, next.History)
+		case !After(next, from):
+			t.Fatalf("the replayed record does not order after the %s one", s)
+		}
+		if _, err := Apply(next, Change{To: Processing, At: t0, Attempt: 3}); err != nil {
+			t.Fatalf("the replayed record cannot be processed again: %v", err)
+		}
+	}
+	for _, s := range []State{Accepted, Processing, Retrying} {
+		if _, err := Replay(at(s, 1), t0); !errors.Is(err, ErrTransition) {
+			t.Fatalf("replay of %s: err %v, want ErrTransition", s, err)
+		}
+	}
+}

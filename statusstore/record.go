@@ -41,6 +41,9 @@ type Event struct {
 	At      time.Time `json:"at"`
 	Attempt int       `json:"attempt"`
 	Error   string    `json:"error,omitempty"`
+	// Via names the explicit action that made the step ("replay"), empty
+	// for the steps of the ordinary lifecycle.
+	Via string `json:"via,omitempty"`
 }
 
 // Record is a message's status: the KV value and the API response alike.
@@ -57,8 +60,9 @@ type Record struct {
 	CompletedAt *time.Time     `json:"completed_at"`
 	Entities    map[string]int `json:"entities,omitempty"`
 	History     []Event        `json:"history"`
-	// Redrives counts explicit redrives; it orders a redriven record after
-	// the failed one it replaces.
+	// Redrives counts explicit moves back to accepted, redrives and replays
+	// alike; it orders such a record after the terminal one it replaces, and
+	// bounds how often a message is sent through again.
 	Redrives int `json:"redrives,omitempty"`
 }
 
