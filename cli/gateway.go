@@ -25,6 +25,9 @@ import (
 // gatewaySettings are the gateway's own flags, beside natsconn.Settings.
 type gatewaySettings struct {
 	port            int
+	listenAddr      string
+	readHeader      time.Duration
+	idleTimeout     time.Duration
 	databaseURL     string
 	maxBodyBytes    int64
 	maxBatchBytes   int64
@@ -47,6 +50,9 @@ type gatewaySettings struct {
 
 func (s *gatewaySettings) define(f *envflag.Set) {
 	f.Int(&s.port, "port", "PORT", 8080, "HTTP port")
+	f.String(&s.listenAddr, "listen-addr", "NOMNOM_LISTEN_ADDR", "", "host or IP address to listen on, with PORT (empty: every interface)")
+	f.Duration(&s.readHeader, "read-header-timeout", "NOMNOM_READ_HEADER_TIMEOUT", gateway.DefaultReadHeaderTimeout, "longest wait for a request's header lines")
+	f.Duration(&s.idleTimeout, "idle-timeout", "NOMNOM_IDLE_TIMEOUT", gateway.DefaultIdleTimeout, "longest wait of a kept-alive connection for its next request")
 	f.Secret(&s.databaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL for status reads of messages no longer in KV (optional)")
 	f.Int64(&s.maxBodyBytes, "max-body-bytes", "NOMNOM_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest POST /ingest/message body")
 	f.Int64(&s.maxBatchBytes, "max-batch-bytes", "NOMNOM_MAX_BATCH_BYTES", gateway.DefaultMaxBatchBytes, "largest POST /ingest/batch body")
@@ -106,7 +112,9 @@ func runGateway(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	cfg := gateway.Config{
 		Topology:             ns.Topology,
-		Addr:                 net.JoinHostPort("", strconv.Itoa(gs.port)),
+		Addr:                 net.JoinHostPort(gs.listenAddr, strconv.Itoa(gs.port)),
+		ReadHeaderTimeout:    gs.readHeader,
+		IdleTimeout:          gs.idleTimeout,
 		MaxBodyBytes:         gs.maxBodyBytes,
 		MaxBatchBytes:        gs.maxBatchBytes,
 		MaxBatchLines:        gs.maxBatchLines,

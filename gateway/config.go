@@ -32,6 +32,8 @@ const (
 	DefaultMaxBodyBytesInFlight = 64 << 20
 	DefaultBodyReadTimeout      = 30 * time.Second
 	DefaultMaxHeaderBytes       = 64 << 10
+	DefaultReadHeaderTimeout    = 10 * time.Second
+	DefaultIdleTimeout          = 2 * time.Minute
 )
 
 // StatusReader reads a status record from a store other than the KV bucket.
@@ -117,10 +119,18 @@ type Config struct {
 	// compacted copy, its envelope): size the process's memory for three
 	// times this budget plus the base.
 	MaxBodyBytesInFlight int64
-	// BodyReadTimeout bounds the time to receive an ingest request's body
-	// (default 30s); past it the request is answered 408 and its bytes
-	// released.
+	// BodyReadTimeout bounds the time to receive a request's body (default
+	// 30s), whatever the endpoint and whether or not the request is
+	// authenticated; past it the request is answered 408, or its connection
+	// closed, and its bytes released.
 	BodyReadTimeout time.Duration
+	// ReadHeaderTimeout bounds the time to receive a request's header lines
+	// (default 10s), so a client that never finishes them holds no
+	// connection for long.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its next
+	// request (default 2m).
+	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's header lines (default 64 KiB).
 	MaxHeaderBytes int
 
@@ -182,6 +192,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxBodyBytesInFlight, DefaultMaxBodyBytesInFlight)
 	setDefault(&c.BodyReadTimeout, DefaultBodyReadTimeout)
 	setDefault(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -217,6 +229,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("max body bytes in flight %d must be at least the body and batch limits (%d, %d)", c.MaxBodyBytesInFlight, c.MaxBodyBytes, c.MaxBatchBytes)
 	case c.BodyReadTimeout < 0 || c.MaxHeaderBytes < 0:
 		return errors.New("body read timeout and max header bytes must be positive")
+	case c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0:
+		return errors.New("read header timeout and idle timeout must be positive")
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "" || (o != "*" && !strings.Contains(o, "://")) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/google/uuid"
@@ -113,6 +114,8 @@ func readRedrive(w http.ResponseWriter, r *http.Request) (redriveRequest, *apiEr
 	switch {
 	case errors.As(err, &tooLarge):
 		return req, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("a redrive request is at most %d bytes", maxRedriveBody))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return req, errorf(http.StatusRequestTimeout, codeTimeout, fmt.Sprintf("the body did not arrive in time (%d bytes read)", len(body)))
 	case err != nil:
 		return req, errorf(http.StatusBadRequest, codeInvalidJSON, "reading the body: "+err.Error())
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	cfg     Config
 	nc      *nats.Conn
 	js      jetstream.JetStream
+	pub     jetstream.JetStream // envelope publishes; see attemptTimeout
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
@@ -86,6 +87,12 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: jetstream: %w", err)
 	}
+	pub, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(2*cfg.MaxInFlightPublishes),
+		jetstream.WithPublishAsyncTimeout(attemptTimeout(cfg.PublishTimeout)))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: jetstream for envelopes: %w", err)
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
@@ -94,6 +101,7 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		cfg:     cfg,
 		nc:      nc,
 		js:      js,
+		pub:     pub,
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
@@ -119,10 +127,10 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	}
 	s.handler = s.routes()
 	s.http = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           s.bodyDeadline(s.handler),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,26 +11,23 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nomnom-io/nomnom/internal/testsvc"
 	"github.com/nomnom-io/nomnom/statusstore"
 	"github.com/nomnom-io/nomnom/wire"
 )
 
-// systemNATS is the machine's NATS server (Debian's 2.9.10, which filters
-// one subject per consumer); the embedded one is the newest.
-const systemNATS = "nats://127.0.0.1:4222"
-
 // TestRoutingByEntity runs two feeds' workers on one stream, against the
-// embedded server and the machine's older one: each handler sees only its
+// embedded server and the floor one (2.9, one subject per consumer): each handler sees only its
 // own entity types (in any spelling), and the untyped messages go to the
 // one feed that takes them.
 func TestRoutingByEntity(t *testing.T) {
 	t.Parallel()
-	for _, server := range []string{"embedded", "system"} {
+	for _, server := range []string{"embedded", "floor"} {
 		t.Run(server, func(t *testing.T) {
 			t.Parallel()
 			f := setup(t)
-			if server == "system" {
-				useServer(t, f, systemNATS)
+			if server == "floor" {
+				useServer(t, f, testsvc.FloorNATS(t))
 			}
 			a, b := newTestHandler(), newTestHandler()
 			cfgA := f.config()
@@ -96,7 +94,7 @@ func TestMultiFilter(t *testing.T) {
 
 // useServer points the fixture at another NATS server, skipping the test
 // when it does not answer.
-func useServer(t *testing.T, f *fixture, url string) {
+func useServer(t testing.TB, f *fixture, url string) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
 	if err != nil {
@@ -122,7 +120,7 @@ func useServer(t *testing.T, f *fixture, url string) {
 
 // publishTyped publishes a message of an entity type ("" for none) as the
 // gateway does.
-func publishTyped(t *testing.T, f *fixture, entity string) string {
+func publishTyped(t testing.TB, f *fixture, entity string) string {
 	t.Helper()
 	env := wire.Envelope{MessageID: uuid.NewString(), Body: json.RawMessage(`{"n":1}`), ReceivedAt: time.Now().UTC()}
 	if entity != "" {
@@ -142,4 +140,58 @@ func publishTyped(t *testing.T, f *fixture, entity string) string {
 		t.Fatal(err)
 	}
 	return env.MessageID
+}
+
+// TestFloorDrainsEveryEntity runs a worker of three entity types and the
+// untyped messages on the floor server, where it has four consumers, one a
+// subject: a backlog on one subject and a few messages on the others are
+// all completed, once each. BatchWait is long, so that a fetch loop which
+// waited out an idle consumer's fetch before the busy one's next (a minute
+// for the backlog) would miss the generous deadline.
+func TestFloorDrainsEveryEntity(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	useServer(t, f, testsvc.FloorNATS(t))
+	h := newTestHandler()
+	cfg := f.config()
+	cfg.Consumer, cfg.Entities, cfg.Untyped = "feed", []string{"Alpha", "Beta", "Gamma"}, UntypedTake
+	cfg.BatchWait = 5 * time.Second
+	var ids []string
+	for range 200 {
+		ids = append(ids, publishTyped(t, f, "Alpha"))
+	}
+	for _, entity := range []string{"Beta", "Gamma", ""} {
+		for range 5 {
+			ids = append(ids, publishTyped(t, f, entity))
+		}
+	}
+	f.start(cfg, h)
+
+	ctx := context.Background()
+	testsvc.Eventually(t, 40*time.Second, "every message completed", func() error {
+		var done int
+		if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM message_status WHERE status = 'completed'`).Scan(&done); err != nil {
+			return err
+		}
+		if done != len(ids) {
+			return fmt.Errorf("%d of %d completed", done, len(ids))
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if n := h.callsOf(id); n != 1 {
+			t.Errorf("message %s: handled %d times, want once", id, n)
+		}
+	}
+	stream, err := f.js.Stream(ctx, f.top.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range stream.ListConsumers(ctx).Info() {
+		names = append(names, name.Name)
+	}
+	if len(names) != 4 {
+		t.Errorf("consumers %v, want one a subject (4)", names)
+	}
 }

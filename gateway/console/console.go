@@ -113,7 +113,7 @@ func (c *Console) Handler() http.Handler {
 	r.Handle("/ui/api/overview", api(c.handleOverview)).Methods(http.MethodGet)
 	r.Handle("/ui/api/entities", api(c.handleEntities)).Methods(http.MethodGet)
 	r.Handle("/ui/api/entities/{table}", api(c.handleEntityRows)).Methods(http.MethodGet)
-	return r
+	return compress(r)
 }
 
 // page renders a page's shell; its script fetches the data.
