@@ -153,20 +153,20 @@ func JetStream(t testing.TB, s *server.Server) jetstream.JetStream {
 	return js
 }
 
-// EnsureReplicated ensures the topology on a cluster that may still be
+// EnsureReplicated applies the topology (as its one owner would) on a cluster that may still be
 // electing its meta leader, retrying as the gateway and the worker do, and
 // returns the bucket and how many attempts failed first.
 func EnsureReplicated(t testing.TB, js jetstream.JetStream, top wire.Topology) (jetstream.KeyValue, int) {
 	t.Helper()
 	var kv jetstream.KeyValue
 	failed := 0
-	Eventually(t, 30*time.Second, "the topology ensured on the cluster", func() error {
+	Eventually(t, 30*time.Second, "the topology applied on the cluster", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		if kv, err = wire.Ensure(ctx, js, top); err != nil {
+		if kv, err = wire.Apply(ctx, js, top, wire.ApplyOptions{}); err != nil {
 			failed++
-			t.Logf("ensure on the cluster (attempt %d): %v", failed, err)
+			t.Logf("apply on the cluster (attempt %d): %v", failed, err)
 		}
 		return err
 	})
