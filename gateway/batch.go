@@ -148,7 +148,7 @@ func (s *Server) publishAll(ctx context.Context, store *statusstore.KV, items []
 	acked := make([]*batchItem, 0, len(items))
 	for i := range items {
 		it := &items[i]
-		_, it.err = s.wait(pubs[i])
+		_, it.err = pubs[i].wait()
 		if it.err != nil {
 			s.publishFailed(pubs[i].msg, it.err)
 			if createErrs[i] == nil {

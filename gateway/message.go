@@ -97,7 +97,7 @@ func (s *Server) accept(ctx context.Context, store *statusstore.KV, meta ingestM
 	env := meta.envelope(uuid.NewString(), body, now)
 	pub := s.publishAsync(ctx, s.natsMsg(env))
 	createErr := s.createAll(ctx, store, []*wire.Envelope{env}, now)[0]
-	_, pubErr := s.wait(pub)
+	_, pubErr := pub.wait()
 	if pubErr != nil {
 		s.publishFailed(pub.msg, pubErr)
 		if createErr == nil {
@@ -135,7 +135,7 @@ func (s *Server) acceptOnce(ctx context.Context, store *statusstore.KV, meta ing
 	now := time.Now()
 	env := meta.envelope(id, body, now)
 	pub := s.publishAsync(ctx, s.natsMsg(env))
-	ack, err := s.wait(pub)
+	ack, err := pub.wait()
 	if err != nil {
 		s.publishFailed(pub.msg, err)
 		return acceptedResponse{}, unacknowledged(err)

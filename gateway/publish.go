@@ -28,10 +28,9 @@ type ingestMeta struct {
 // acknowledgements together. A message costs one round trip however many
 // writes it makes, with no goroutine and no reply inbox per write, and the
 // connection's flusher coalesces the writes of all concurrent requests into
-// few socket writes. Every future resolves by itself: the envelopes'
-// JetStream context is made with an async publish timeout of attemptTimeout,
-// the records' with one of Config.PublishTimeout, and a reconnect fails the
-// futures in flight.
+// few socket writes. Every future resolves by itself: the JetStream context
+// is made with an async publish timeout of Config.PublishTimeout, and a
+// reconnect fails the futures in flight.
 
 // pending is one asynchronous publish: its message and either the future of
 // its acknowledgement or the error that kept it from being sent.
@@ -39,62 +38,21 @@ type pending struct {
 	msg    *nats.Msg
 	future jetstream.PubAckFuture
 	err    error
-	sent   time.Time  // when the first attempt was sent; the retries' budget starts here
 	span   trace.Span // the publish's span; nil when tracing is off
-}
-
-// Failover: while a stream elects a new leader (its leader's node crashed
-// or stopped) or the connection reconnects, a publish gets no answer, no
-// responders, or a disconnect. Such a publish is sent again, with the same
-// Nats-Msg-Id, until it is acknowledged or Config.PublishTimeout has passed
-// since the first attempt: the stream's duplicate window stores it once
-// however many attempts reached it, so the client gets its 202 instead of a
-// 503. Each attempt waits at most attemptTimeout, so a publish lost in an
-// election leaves time for the attempts after it.
-
-// publishAttempts is how many attempts, each waiting its whole attempt
-// timeout, fit in one PublishTimeout.
-const publishAttempts = 4
-
-// retryPause is the pause before sending again a publish that failed at
-// once (no responders, disconnected), so the attempts do not spin.
-const retryPause = 100 * time.Millisecond
-
-// attemptTimeout is the longest wait for the acknowledgement of one attempt
-// of an envelope publish.
-func attemptTimeout(publishTimeout time.Duration) time.Duration {
-	return max(publishTimeout/publishAttempts, time.Millisecond)
 }
 
 // publishAsync sends msg without waiting for its acknowledgement.
 func (s *Server) publishAsync(ctx context.Context, msg *nats.Msg) pending {
 	span := s.startPublish(ctx, msg)
-	f, err := s.pub.PublishMsgAsync(msg)
-	return pending{msg: msg, future: f, err: err, sent: time.Now(), span: span}
+	f, err := s.js.PublishMsgAsync(msg)
+	return pending{msg: msg, future: f, err: err, span: span}
 }
 
-// wait returns the acknowledgement of the publish, or why there is none,
-// sending it again while it fails for a reason an election or a reconnect
-// explains and Config.PublishTimeout has not passed.
-func (s *Server) wait(p pending) (ack *jetstream.PubAck, err error) {
+// wait returns the acknowledgement of the publish, or why there is none.
+func (p pending) wait() (ack *jetstream.PubAck, err error) {
 	if p.span != nil {
 		defer func() { endSpan(p.span, err) }()
 	}
-	ack, err = p.first()
-	deadline := p.sent.Add(s.cfg.PublishTimeout)
-	for attempt := 2; err != nil && transient(err); attempt++ {
-		left := time.Until(deadline)
-		if left <= 0 {
-			break
-		}
-		s.log.Debug("publish again", "subject", p.msg.Subject, "message_id", p.msg.Header.Get(wire.HeaderMsgID), "attempt", attempt, "err", err)
-		ack, err = s.republish(p.msg, min(left, attemptTimeout(s.cfg.PublishTimeout)))
-	}
-	return ack, err
-}
-
-// first returns the outcome of the publish's first attempt.
-func (p pending) first() (*jetstream.PubAck, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -104,42 +62,6 @@ func (p pending) first() (*jetstream.PubAck, error) {
 	case err := <-p.future.Err():
 		return nil, err
 	}
-}
-
-// republish sends msg again and waits at most timeout for its
-// acknowledgement. An attempt that failed at once is paused for, within
-// timeout, before it is returned, so that the next one is not sent at once.
-func (s *Server) republish(msg *nats.Msg, timeout time.Duration) (*jetstream.PubAck, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	ack, err := s.pub.PublishMsg(ctx, msg, jetstream.WithRetryAttempts(0))
-	if err != nil {
-		t := time.NewTimer(retryPause)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-	}
-	return ack, err
-}
-
-// transient tells whether a publish failed for a reason that passes by
-// itself within seconds: no stream leader answered (an election), nobody
-// listened on the subject (a node leaving the cluster), or the connection was
-// lost and is being made again.
-func transient(err error) bool {
-	for _, target := range []error{
-		jetstream.ErrAsyncPublishTimeout, context.DeadlineExceeded, nats.ErrTimeout,
-		nats.ErrNoResponders, jetstream.ErrNoStreamResponse,
-		nats.ErrDisconnected, nats.ErrConnectionReconnecting,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // publishCtx bounds the synchronous calls that follow a publish (a KV

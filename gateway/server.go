@@ -35,7 +35,6 @@ type Server struct {
 	cfg     Config
 	nc      *nats.Conn
 	js      jetstream.JetStream
-	pub     jetstream.JetStream // envelope publishes; see attemptTimeout
 	log     *slog.Logger
 	metrics *metrics
 	limiter *limiter
@@ -87,12 +86,6 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: jetstream: %w", err)
 	}
-	pub, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(2*cfg.MaxInFlightPublishes),
-		jetstream.WithPublishAsyncTimeout(attemptTimeout(cfg.PublishTimeout)))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: jetstream for envelopes: %w", err)
-	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: metrics: %w", err)
@@ -101,7 +94,6 @@ func New(cfg Config, nc *nats.Conn) (*Server, error) {
 		cfg:     cfg,
 		nc:      nc,
 		js:      js,
-		pub:     pub,
 		log:     cfg.Logger,
 		metrics: m,
 		limiter: &limiter{max: cfg.MaxInFlightPublishes},
