@@ -1,14 +1,8 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/google/uuid"
@@ -40,13 +34,6 @@ const (
 	outcomeCapped       = string(dlq.OutcomeCapped) // redriven Config.MaxRedrives times already
 )
 
-// redriveRequest is the body of POST /ingest/dlq/redrive.
-type redriveRequest struct {
-	IDs    []string `json:"ids"`
-	Filter *Filter  `json:"filter"`
-	DryRun bool     `json:"dry_run"`
-}
-
 // redriveResult is what happened, or would happen, to one message.
 type redriveResult struct {
 	MessageID string `json:"message_id"`
@@ -72,7 +59,7 @@ type redriveAnswer struct {
 // `nomnom dlq redrive` for the caller's own failed messages, named by id or
 // selected by a filter, with a dry run and a per-message cap on redrives.
 func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) *apiError {
-	req, e := readRedrive(w, r)
+	req, e := readSelection(w, r, redriveRules)
 	if e != nil {
 		return e
 	}
@@ -106,85 +93,15 @@ func (s *Server) handleRedrive(w http.ResponseWriter, r *http.Request) *apiError
 	return nil
 }
 
-// readRedrive reads and validates the request body.
-func readRedrive(w http.ResponseWriter, r *http.Request) (redriveRequest, *apiError) {
-	var req redriveRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRedriveBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return req, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("a redrive request is at most %d bytes", maxRedriveBody))
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return req, errorf(http.StatusRequestTimeout, codeTimeout, fmt.Sprintf("the body did not arrive in time (%d bytes read)", len(body)))
-	case err != nil:
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, "reading the body: "+err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: %v", dec.InputOffset(), err))
-	}
-	if dec.More() {
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: one JSON object expected", dec.InputOffset()))
-	}
-	bad := func(msg string) *apiError { return errorf(http.StatusBadRequest, codeInvalidParameter, msg) }
-	switch {
-	case (len(req.IDs) > 0) == (req.Filter != nil):
-		return req, bad(`ids, filter: give either "ids" (a non-empty list) or "filter"`)
-	case len(req.IDs) > MaxRedriveMessages:
-		return req, bad(fmt.Sprintf("ids: %d ids, at most %d", len(req.IDs), MaxRedriveMessages))
-	case req.Filter != nil && req.Filter.Status != "" && req.Filter.Status != string(statusstore.Failed):
-		return req, bad(`filter.status: only failed messages are redriven; leave it out or say "failed"`)
-	}
-	for i, id := range req.IDs {
-		u, err := uuid.Parse(id)
-		if err != nil {
-			return req, bad(fmt.Sprintf("ids[%d]: %q is not a UUID", i, id))
-		}
-		req.IDs[i] = u.String()
-	}
-	return req, nil
-}
-
 // redriveCandidates returns the caller's records the request selects, and a
 // not_found result for each id that is not one.
-func (s *Server) redriveCandidates(ctx context.Context, kv *statusstore.KV, req redriveRequest) ([]statusstore.Record, []redriveResult, bool, *apiError) {
+func (s *Server) redriveCandidates(ctx context.Context, kv *statusstore.KV, req selection) ([]statusstore.Record, []redriveResult, bool, *apiError) {
+	recs, missing, more, e := s.selected(ctx, kv, req, redriveRules)
 	var results []redriveResult
-	if req.Filter == nil {
-		var recs []statusstore.Record
-		seen := map[string]bool{}
-		for _, id := range req.IDs {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			rec, found, e := s.lookup(ctx, kv, id)
-			if e != nil {
-				return nil, nil, false, e
-			}
-			if !found || !s.visible(ctx, rec) {
-				results = append(results, redriveResult{MessageID: id, Outcome: outcomeNotFound})
-				continue
-			}
-			recs = append(recs, rec)
-		}
-		return recs, results, false, nil
+	for _, id := range missing {
+		results = append(results, redriveResult{MessageID: id, Outcome: outcomeNotFound})
 	}
-	q, e := s.query(ctx, *req.Filter, "filter.")
-	if e != nil {
-		return nil, nil, false, e
-	}
-	if s.cfg.StatusDatabase == nil {
-		return nil, nil, false, errorf(http.StatusNotImplemented, codeNotConfigured, "a redrive by filter needs the gateway's database (DATABASE_URL)")
-	}
-	q.Status, q.Limit = statusstore.Failed, MaxRedriveMessages+1
-	recs, err := s.cfg.StatusDatabase.Search(ctx, q)
-	if err != nil {
-		s.log.Warn("redrive: search", "err", err)
-		return nil, nil, false, errorf(http.StatusServiceUnavailable, codeUnavailable, "status database unavailable")
-	}
-	more := len(recs) > MaxRedriveMessages
-	return recs[:min(len(recs), MaxRedriveMessages)], results, more, nil
+	return recs, results, more, e
 }
 
 // screen keeps the records a redrive may move: failed, under the cap, with

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -32,13 +29,6 @@ const (
 // moved out of a terminal state meanwhile.
 var errNotTerminal = errors.New("the record is not terminal")
 
-// replayRequest is the body of POST /ingest/replay.
-type replayRequest struct {
-	IDs    []string `json:"ids"`
-	Filter *Filter  `json:"filter"`
-	DryRun bool     `json:"dry_run"`
-}
-
 // replayResult is what happened, or would happen, to one message.
 type replayResult struct {
 	MessageID string `json:"message_id"`
@@ -61,7 +51,7 @@ type replayAnswer struct {
 // rows again. The redrive loop guard (Config.MaxRedrives) bounds how often
 // one message is sent through again.
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) *apiError {
-	req, e := readReplay(w, r)
+	req, e := readSelection(w, r, replayRules)
 	if e != nil {
 		return e
 	}
@@ -100,95 +90,15 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request) *apiError 
 	return nil
 }
 
-// readReplay reads and validates the request body, strictly: an unknown
-// field or a second value is refused.
-func readReplay(w http.ResponseWriter, r *http.Request) (replayRequest, *apiError) {
-	var req replayRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRedriveBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return req, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("a replay request is at most %d bytes", maxRedriveBody))
-	case err != nil:
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, "reading the body: "+err.Error())
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: %v", dec.InputOffset(), err))
-	}
-	if dec.More() {
-		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: one JSON object expected", dec.InputOffset()))
-	}
-	bad := func(msg string) *apiError { return errorf(http.StatusBadRequest, codeInvalidParameter, msg) }
-	switch {
-	case (len(req.IDs) > 0) == (req.Filter != nil):
-		return req, bad(`ids, filter: give either "ids" (a non-empty list) or "filter"`)
-	case len(req.IDs) > MaxRedriveMessages:
-		return req, bad(fmt.Sprintf("ids: %d ids, at most %d", len(req.IDs), MaxRedriveMessages))
-	case req.Filter != nil && req.Filter.Status != "" && req.Filter.Status != string(statusstore.Completed) && req.Filter.Status != string(statusstore.Failed):
-		return req, bad(`filter.status: only terminal messages are replayed; leave it out or say "completed" or "failed"`)
-	}
-	for i, id := range req.IDs {
-		u, err := uuid.Parse(id)
-		if err != nil {
-			return req, bad(fmt.Sprintf("ids[%d]: %q is not a UUID", i, id))
-		}
-		req.IDs[i] = u.String()
-	}
-	return req, nil
-}
-
 // replayCandidates returns the caller's records the request selects, and a
 // not_found result for each id that is not one (a pruned one included).
-func (s *Server) replayCandidates(ctx context.Context, kv *statusstore.KV, req replayRequest) ([]statusstore.Record, []replayResult, bool, *apiError) {
-	if req.Filter == nil {
-		var recs []statusstore.Record
-		var results []replayResult
-		seen := map[string]bool{}
-		for _, id := range req.IDs {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			rec, found, e := s.lookup(ctx, kv, id)
-			if e != nil {
-				return nil, nil, false, e
-			}
-			if !found || !s.visible(ctx, rec) {
-				results = append(results, replayResult{MessageID: id, Outcome: outcomeNotFound})
-				continue
-			}
-			recs = append(recs, rec)
-		}
-		return recs, results, false, nil
+func (s *Server) replayCandidates(ctx context.Context, kv *statusstore.KV, req selection) ([]statusstore.Record, []replayResult, bool, *apiError) {
+	recs, missing, more, e := s.selected(ctx, kv, req, replayRules)
+	var results []replayResult
+	for _, id := range missing {
+		results = append(results, replayResult{MessageID: id, Outcome: outcomeNotFound})
 	}
-	q, e := s.query(ctx, *req.Filter, "filter.")
-	if e != nil {
-		return nil, nil, false, e
-	}
-	if s.cfg.StatusDatabase == nil {
-		return nil, nil, false, errorf(http.StatusNotImplemented, codeNotConfigured, "a replay by filter needs the gateway's database (DATABASE_URL)")
-	}
-	states := []statusstore.State{statusstore.State(req.Filter.Status)}
-	if req.Filter.Status == "" {
-		states = []statusstore.State{statusstore.Completed, statusstore.Failed}
-	}
-	var recs []statusstore.Record
-	for _, st := range states {
-		q.Status, q.Limit = st, MaxRedriveMessages+1-len(recs)
-		page, err := s.cfg.StatusDatabase.Search(ctx, q)
-		if err != nil {
-			s.log.Warn("replay: search", "err", err)
-			return nil, nil, false, errorf(http.StatusServiceUnavailable, codeUnavailable, "status database unavailable")
-		}
-		recs = append(recs, page...)
-		if len(recs) > MaxRedriveMessages {
-			break
-		}
-	}
-	more := len(recs) > MaxRedriveMessages
-	return recs[:min(len(recs), MaxRedriveMessages)], nil, more, nil
+	return recs, results, more, e
 }
 
 // screenReplay keeps the terminal records under the loop guard; the others
