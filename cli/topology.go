@@ -6,8 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/nomnom-io/nomnom/internal/envflag"
 	"github.com/nomnom-io/nomnom/internal/natsconn"
 	"github.com/nomnom-io/nomnom/wire"
@@ -53,18 +51,11 @@ func runTopology(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	nc, err := s.Connect("nomnom-topology", log)
+	nc, js, err := s.JetStream(ctx, "nomnom-topology", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := natsconn.WaitConnected(ctx, nc, 10*time.Second); err != nil {
-		return fmt.Errorf("NATS at %s: %w", natsconn.RedactURLs(s.URLs), err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := wire.Apply(ctx, js, s.Topology, wire.ApplyOptions{RefuseLost: refuseLost, Logger: log}); err != nil {

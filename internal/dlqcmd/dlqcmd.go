@@ -84,18 +84,11 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	nc, err := s.Connect(name+"-dlq", log)
+	nc, js, err := s.JetStream(ctx, name+"-dlq", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := natsconn.WaitConnected(ctx, nc, 10*time.Second); err != nil {
-		return fmt.Errorf("NATS at %s: %w", natsconn.RedactURLs(s.URLs), err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	if op == "list" {
 		return list(ctx, js, s.Topology, listOptions{limit: limit, asJSON: asJSON, showBody: showBody}, stdout)
 	}

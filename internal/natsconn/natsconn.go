@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nomnom-io/nomnom/internal/backoff"
 	"github.com/nomnom-io/nomnom/internal/envflag"
@@ -177,4 +178,24 @@ func WaitConnected(ctx context.Context, nc *nats.Conn, timeout time.Duration) er
 		}
 	}
 	return nil
+}
+
+// JetStream connects as a short-lived command does: it waits up to ten
+// seconds for the connection, then returns it with its JetStream context.
+// The caller closes the connection.
+func (s *Settings) JetStream(ctx context.Context, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := s.Connect(name, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := WaitConnected(ctx, nc, 10*time.Second); err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("NATS at %s: %w", RedactURLs(s.URLs), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
