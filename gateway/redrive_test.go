@@ -170,6 +170,12 @@ func TestRedriveValidation(t *testing.T) {
 		{`{"filter":{"since":"soon"}}`, 400, "filter.since"},
 		{`{"ids":["` + uuid.NewString() + `"],"dryrun":true}`, 400, "body"},
 		{`{"ids":`, 400, "body"},
+		{`{"ids":["` + uuid.NewString() + `"],"dry_run":null}`, 400, "dry_run: null"},
+		{`{"ids":["` + uuid.NewString() + `"],"DRY_RUN":true}`, 400, "DRY_RUN: the field is"},
+		{`{"ids":["` + uuid.NewString() + `"],"dry_run":true,"dry_run":false}`, 400, "dry_run: given twice"},
+		{`{"filter":{"Status":"failed"}}`, 400, "filter.Status: the field is"},
+		{`{"filter":{"entity":"order","entity":"customer"}}`, 400, "filter.entity: given twice"},
+		{`{"filter":null}`, 400, "filter: null"},
 		{`{"ids":["` + strings.Repeat("a", maxRedriveBody) + `"]}`, 413, ""},
 	}
 	for _, c := range cases {

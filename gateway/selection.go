@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -73,6 +74,9 @@ func readSelection(w http.ResponseWriter, r *http.Request, rules selectionRules)
 		return req, errorf(http.StatusBadRequest, codeInvalidJSON, fmt.Sprintf("body at byte %d: one JSON object expected", dec.InputOffset()))
 	}
 	bad := func(msg string) *apiError { return errorf(http.StatusBadRequest, codeInvalidParameter, msg) }
+	if err := exactKeys(json.NewDecoder(bytes.NewReader(body)), ""); err != nil {
+		return req, bad(err.Error())
+	}
 	switch {
 	case (len(req.IDs) > 0) == (req.Filter != nil):
 		return req, bad(`ids, filter: give either "ids" (a non-empty list) or "filter"`)
@@ -89,6 +93,57 @@ func readSelection(w http.ResponseWriter, r *http.Request, rules selectionRules)
 		req.IDs[i] = u.String()
 	}
 	return req, nil
+}
+
+// selectionKeys are the keys of a selection body and of its filter.
+var selectionKeys = map[string][]string{
+	"":       {"ids", "filter", "dry_run"},
+	"filter": {"status", "entity", "source", "since", "until", "error"},
+}
+
+// exactKeys refuses what encoding/json lets through in a selection body,
+// which has already decoded: a key given twice (the last would win), a key
+// in another case than its field's ("DRY_RUN" would be dry_run) and a null
+// (a "dry_run": null would be a real run). path is "" for the body and
+// "filter" for its filter.
+func exactKeys(dec *json.Decoder, path string) error {
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: decoding has said so
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := t.(string)
+		name := key
+		if path != "" {
+			name = path + "." + key
+		}
+		if seen[key] {
+			return fmt.Errorf("%s: given twice", name)
+		}
+		seen[key] = true
+		for _, want := range selectionKeys[path] {
+			if key != want && strings.EqualFold(key, want) {
+				return fmt.Errorf("%s: the field is %q (names are lower case)", name, want)
+			}
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil
+		}
+		if string(raw) == "null" {
+			return fmt.Errorf("%s: null; leave the field out instead", name)
+		}
+		if key == "filter" && path == "" {
+			if err := exactKeys(json.NewDecoder(bytes.NewReader(raw)), "filter"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // selected returns the caller's records the request selects, at most
