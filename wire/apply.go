@@ -121,10 +121,26 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 			return fmt.Errorf("ensure stream %s: the server's subjects %v do not include %s", want.Name, have.Subjects, subject)
 		}
 	}
+	want = withServerDefaults(want)
 	logDiff("stream", want.Name, "replicas", want.Replicas, have.Replicas)
 	logDiff("stream", want.Name, "max_age", want.MaxAge, have.MaxAge)
 	logDiff("stream", want.Name, "duplicate_window", want.Duplicates, have.Duplicates)
 	return nil
+}
+
+// withServerDefaults fills in what the server stores for a setting left at
+// zero (the dead-letter stream leaves its duplicate window to the server),
+// so that a zero is not reported as a difference at every start.
+func withServerDefaults(c jetstream.StreamConfig) jetstream.StreamConfig {
+	const defaultDuplicates = 2 * time.Minute // nats-server's default window
+	c.Replicas = max(c.Replicas, 1)
+	if c.Duplicates == 0 {
+		c.Duplicates = defaultDuplicates
+		if c.MaxAge > 0 && c.MaxAge < defaultDuplicates {
+			c.Duplicates = c.MaxAge
+		}
+	}
+	return c
 }
 
 func ensureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {

@@ -47,6 +47,9 @@ func TestEnsureKeepsTheAppliedMaxAge(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
 	}
+	if n := strings.Count(logs.String(), "topology differs"); n != 1 {
+		t.Errorf("%d differences logged, want max_age's alone:\n%s", n, logs.String())
+	}
 }
 
 // Ensure refuses a stream that does not take the subjects it publishes to.
